@@ -1,0 +1,5 @@
+import sys
+
+from qnewton.cli import main
+
+sys.exit(main())

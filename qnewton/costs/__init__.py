@@ -1,0 +1,1 @@
+"""Cost models: classical solve time, quantum query counts and per-query time, readout."""
