@@ -1,0 +1,112 @@
+"""An odd polynomial approximating 1/x on [1/kappa, 1], bounded by 1 on [-1, 1], for QSVT inversion.
+
+Following Childs, Kothari, Somma (2017) and Gilyen, Su, Low, Wiebe (2019, Lemma 40-ish
+construction), start from the odd polynomial
+
+    f_b(x) = (1 - (1 - x^2)^b) / x,     relative error  |x f_b(x) - 1| = (1 - x^2)^b <= exp(-b / kappa^2)
+
+on |x| >= 1/kappa, so b = ceil(kappa^2 ln(2 / eps)) gives relative error eps / 2. Its degree 2b - 1 is
+O(kappa^2), but its Chebyshev coefficients decay fast: truncating the Chebyshev series at degree
+D = O(kappa log(kappa / eps)) keeps the error below eps. We pick the smallest odd D that does
+(checked on a dense grid), then rescale P(x) = f_D(x) / M with M = sup_[-1,1] |f_D| / max_norm so
+that |P| <= max_norm < 1 on [-1, 1], as QSVT requires. On [1/kappa, 1], P(x) ~ 1 / (M x).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial import chebyshev as C
+
+from qnewton.errors import UsageError
+
+#: Degree cap: a polynomial above this is not something we simulate.
+MAX_DEGREE = 2001
+
+
+@dataclass(frozen=True)
+class InversePolynomial:
+    """P(x) = sum_k coeffs[k] T_k(x), odd, |P| <= max_norm on [-1, 1], P(x) ~ 1 / (M x) on [1/kappa, 1].
+
+    degree: odd degree D. M: the scale (x P(x) ~ 1 / M). max_relative_error: max over a grid of
+    [1/kappa, 1] of |M x P(x) - 1|. max_norm: sup_[-1,1] |P| (target value, met on a dense grid).
+    b: the exponent of the smooth function that was truncated.
+    """
+
+    kappa: float
+    epsilon: float
+    b: int
+    degree: int
+    coeffs: np.ndarray
+    scale: float
+    max_relative_error: float
+    max_norm: float
+
+    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+        return C.chebval(np.asarray(x, dtype=np.float64), self.coeffs)
+
+    def odd_coefficients(self) -> np.ndarray:
+        """[c_1, c_3, ..., c_D]."""
+        return self.coeffs[1::2].copy()
+
+
+def smooth_inverse(x: np.ndarray, b: int) -> np.ndarray:
+    """f_b(x) = (1 - (1 - x^2)^b) / x, evaluated stably (f_b(0) = 0 by continuity; odd)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    nz = x != 0
+    xs = x[nz]
+    out[nz] = -np.expm1(b * np.log1p(-np.minimum(xs * xs, 1.0))) / xs
+    return out
+
+
+def _sup_norm(c: np.ndarray, grid: np.ndarray) -> float:
+    """max |p| on [0, 1] (p odd): dense grid, then a bounded 1-d refinement around the peak."""
+    from scipy.optimize import minimize_scalar
+
+    vals = np.abs(C.chebval(grid, c))
+    k = int(np.argmax(vals))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = minimize_scalar(lambda x: -abs(C.chebval(x, c)), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-12})
+    return float(max(vals[k], -res.fun)) * (1 + 1e-9)
+
+
+def inverse_polynomial(kappa: float, epsilon: float = 1e-2, max_norm: float = 0.9) -> InversePolynomial:
+    """The shortest odd Chebyshev truncation of f_b with relative error <= epsilon on [1/kappa, 1]."""
+    if not (math.isfinite(kappa) and kappa >= 1):
+        raise UsageError(f"kappa: must be finite and >= 1, got {kappa!r}")
+    if not (0 < epsilon < 1):
+        raise UsageError(f"epsilon: must be in (0, 1), got {epsilon!r}")
+    if not (0 < max_norm < 1):
+        raise UsageError(f"max_norm: must be in (0, 1), got {max_norm!r}")
+    b = max(1, math.ceil(kappa * kappa * math.log(2.0 / epsilon)))
+    # coefficients beyond ~ kappa log(kappa/eps) are negligible: interpolate at a generous degree
+    est = math.ceil(kappa * math.log(kappa / epsilon + 2.0))
+    deg_full = min(2 * b - 1, 16 * est + 63)
+    if deg_full % 2 == 0:
+        deg_full += 1
+    full = C.chebinterpolate(lambda x: smooth_inverse(x, b), deg_full)
+    full[0::2] = 0.0  # exactly odd
+    grid = np.concatenate([np.linspace(1.0 / kappa, 1.0, 4001), 1.0 / kappa * (1 + np.logspace(-6, 0, 200))])
+    grid = grid[grid <= 1.0]
+    whole = np.linspace(0.0, 1.0, 8001)
+    for D in range(1, min(deg_full, MAX_DEGREE) + 1, 2):
+        c = full[: D + 1].copy()
+        rel = float(np.max(np.abs(grid * C.chebval(grid, c) - 1.0)))
+        if rel <= epsilon:
+            sup = _sup_norm(c, whole)
+            scale = sup / max_norm
+            return InversePolynomial(
+                kappa=float(kappa),
+                epsilon=float(epsilon),
+                b=b,
+                degree=D,
+                coeffs=c / scale,
+                scale=scale,
+                max_relative_error=rel,
+                max_norm=float(max_norm),
+            )
+    raise UsageError(f"kappa: {kappa:.3g} needs a polynomial above degree {MAX_DEGREE} for epsilon {epsilon}")

@@ -1,0 +1,121 @@
+"""Quantum signal processing phase factors for a real odd polynomial, by a numpy Newton solver.
+
+Convention (Wx, as in Dong, Lin, Ni, Wang 2022-2023, "infinite/robust QSP"): with
+W(x) = exp(i arccos(x) X) = [[x, i sqrt(1-x^2)], [i sqrt(1-x^2), x]],
+
+    U_Phi(x) = e^{i phi_0 Z} W(x) e^{i phi_1 Z} W(x) ... W(x) e^{i phi_d Z},
+
+and we solve g(x, Phi) = Im <0|U_Phi(x)|0> = f(x) for a real polynomial f of degree d and parity
+d mod 2 with |f| < 1 on [-1, 1]. Phases are symmetric (phi_j = phi_{d-j}), so an odd f of degree
+d has d~ = (d+1)/2 free phases. Matching f at the d~ positive Chebyshev nodes
+x_k = cos((2k-1) pi / (4 d~)) determines f; we run Newton's method on these d~ equations from
+Phi = 0 (where g = 0 and the Jacobian is about 2 I in Chebyshev coordinates), with a
+finite-difference Jacobian. This converges in a handful of steps for ||f||_inf <= 0.9.
+
+The QSVT circuit uses the reflection convention: with R(x) = [[x, s], [s, -x]], s = sqrt(1-x^2)
+(what a Hermitian block encoding such as our dilation acts as on each eigenvalue's 2-d subspace),
+
+    V_Psi(x) = e^{i psi_0 Z} R(x) e^{i psi_1 Z} ... R(x) e^{i psi_d Z},
+    psi_0 = phi_0 + pi/4, psi_j = phi_j + pi/2 (0 < j < d), psi_d = phi_d + pi/4,
+
+and W = i e^{i pi/4 Z} R' e^{i pi/4 Z} with R' = Z R Z (a basis sign that the Z phases do not
+see), so <0|V_Psi|0> = i^d <0|U_Phi|0> (checked numerically in tests/test_quantum_qsvt.py):
+for odd d, Re <0|V_Psi|0> = -(-1)^((d-1)/2) Im <0|U_Phi|0>. `reflection_phases` folds that sign into
+the target, so Re <0|V_Psi(x)|0> = f(x). pyqsp (optional extra `qsp`) is not needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.polynomial import chebyshev as C
+
+from qnewton.errors import UsageError
+
+
+def _w_response(phases: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """<0|U_Phi(x)|0> for each x (Wx convention)."""
+    x = np.asarray(x, dtype=np.float64)
+    s = np.sqrt(np.clip(1 - x * x, 0, None))
+    # state as (K, 2) column acting from the right: U |0>; build from the right end
+    a = np.exp(1j * phases[-1]) * np.ones_like(x, dtype=np.complex128)  # component |0>
+    bb = np.zeros_like(a)  # component |1>
+    for phi in phases[-2::-1]:
+        a, bb = x * a + 1j * s * bb, 1j * s * a + x * bb
+        a = np.exp(1j * phi) * a
+        bb = np.exp(-1j * phi) * bb
+    return a
+
+
+def reflection_response(psi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """<0|V_Psi(x)|0> for each x (reflection convention)."""
+    x = np.asarray(x, dtype=np.float64)
+    s = np.sqrt(np.clip(1 - x * x, 0, None))
+    a = np.exp(1j * psi[-1]) * np.ones_like(x, dtype=np.complex128)
+    bb = np.zeros_like(a)
+    for p in psi[-2::-1]:
+        a, bb = x * a + s * bb, s * a - x * bb
+        a = np.exp(1j * p) * a
+        bb = np.exp(-1j * p) * bb
+    return a
+
+
+def _full_phases(reduced: np.ndarray, d: int) -> np.ndarray:
+    """Symmetric phases (length d+1) from the d~ reduced ones (phi_0 .. phi_{d~-1})."""
+    if d % 2 == 1:
+        return np.concatenate([reduced, reduced[::-1]])
+    return np.concatenate([reduced, reduced[-2::-1]])
+
+
+def solve_phases(coeffs: np.ndarray, *, tol: float = 1e-12, max_iter: int = 50) -> np.ndarray:
+    """Symmetric Wx-convention phases with Im <0|U_Phi(x)|0> = sum_k coeffs[k] T_k(x).
+
+    coeffs: Chebyshev coefficients of an odd real polynomial (coeffs[even] ~ 0), sup norm < 1.
+    Returns phases of length d + 1. Raises UsageError if Newton's method does not converge.
+    """
+    c = np.asarray(coeffs, dtype=np.float64)
+    d = len(c) - 1
+    while d > 0 and c[d] == 0:
+        d -= 1
+    if d % 2 == 0 or np.max(np.abs(c[0::2])) > 1e-12 * max(1.0, np.max(np.abs(c))):
+        raise UsageError("coeffs: QSP phase solver here takes an odd polynomial of odd degree")
+    c = c[: d + 1]
+    dt = (d + 1) // 2
+    k = np.arange(1, dt + 1)
+    nodes = np.cos((2 * k - 1) * np.pi / (4 * dt))
+    target = C.chebval(nodes, c)
+    if np.max(np.abs(target)) >= 1:
+        raise UsageError("coeffs: polynomial must satisfy |f| < 1 for QSP")
+
+    def g(red: np.ndarray) -> np.ndarray:
+        return _w_response(_full_phases(red, d), nodes).imag
+
+    red = np.zeros(dt)
+    h = 1e-7
+    for _ in range(max_iter):
+        res = g(red) - target
+        if np.max(np.abs(res)) < tol:
+            return _full_phases(red, d)
+        J = np.empty((dt, dt))
+        for j in range(dt):
+            e = np.zeros(dt)
+            e[j] = h
+            J[:, j] = (g(red + e) - g(red - e)) / (2 * h)
+        red = red - np.linalg.solve(J, res)
+    res = g(red) - target
+    if np.max(np.abs(res)) < 1e-9:
+        return _full_phases(red, d)
+    raise UsageError(f"coeffs: QSP phase solver did not converge (residual {np.max(np.abs(res)):.2e})")
+
+
+def reflection_phases(coeffs: np.ndarray, **kwargs) -> np.ndarray:
+    """Reflection-convention phases Psi with Re <0|V_Psi(x)|0> = sum_k coeffs[k] T_k(x) (odd)."""
+    c = np.asarray(coeffs, dtype=np.float64)
+    d = len(c) - 1
+    while d > 0 and c[d] == 0:
+        d -= 1
+    sign = 1.0 if ((d - 1) // 2) % 2 else -1.0
+    phi = solve_phases(sign * c[: d + 1], **kwargs)
+    psi = phi + np.pi / 2
+    psi[0] = phi[0] + np.pi / 4
+    psi[-1] = phi[-1] + np.pi / 4
+    return psi

@@ -1,0 +1,35 @@
+"""State preparation |b> = b / ||b|| for a real vector (padded with zeros to a power of two)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qiskit.circuit.library import StatePreparation
+
+from qnewton.errors import UsageError
+
+
+def validate_vector(b: np.ndarray, size: int, name: str = "b") -> np.ndarray:
+    """b as float64 of length `size`, finite and nonzero, or UsageError."""
+    try:
+        v = np.asarray(b, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{name}: must be a real numeric vector ({exc})") from None
+    if v.shape[0] != size:
+        raise UsageError(f"{name}: length {v.shape[0]} does not match the matrix size {size}")
+    if not np.all(np.isfinite(v)):
+        raise UsageError(f"{name}: contains NaN or infinite entries")
+    if not np.any(v):
+        raise UsageError(f"{name}: is the zero vector")
+    return v
+
+
+def pad_vector(b: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size)
+    out[: b.shape[0]] = b
+    return out
+
+
+def state_preparation(b: np.ndarray) -> StatePreparation:
+    """A gate mapping |0...0> to b / ||b|| (len(b) a power of two)."""
+    v = np.asarray(b, dtype=np.float64)
+    return StatePreparation(v / np.linalg.norm(v), label="prep(b)")
