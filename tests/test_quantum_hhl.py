@@ -9,17 +9,8 @@ from qnewton.quantum.hhl import build_hhl, choose_clock_qubits, clock_eigenvalue
 from qnewton.quantum.solver_circuit import exact_readout, fidelity
 
 
-def random_spd(rng, n, kappa):
-    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    w = np.concatenate([[1.0, kappa], rng.uniform(1.0, kappa, max(n - 2, 0))])[:n]
-    A = (Q * w) @ Q.T
-    return 0.5 * (A + A.T)
-
-
-def indefinite_4x4(rng):
-    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
-    A = (Q * np.array([-1.0, 0.5, -3.0, 2.0])) @ Q.T
-    return 0.5 * (A + A.T)
+from qnewton.quantum.examples import random_indefinite as indefinite_4x4
+from qnewton.quantum.examples import random_spd
 
 
 @pytest.mark.parametrize("n", [2, 4, 8])

@@ -7,7 +7,8 @@ from qnewton.quantum.inverse_polynomial import inverse_polynomial
 from qnewton.quantum.qsp_angles import _w_response, reflection_phases, reflection_response, solve_phases
 from qnewton.quantum.qsvt import build_qsvt
 from qnewton.quantum.solver_circuit import exact_readout, fidelity
-from tests.test_quantum_hhl import indefinite_4x4, random_spd
+from qnewton.quantum.examples import random_indefinite as indefinite_4x4
+from qnewton.quantum.examples import random_spd
 
 
 @pytest.mark.parametrize("kappa", [2.0, 10.0, 30.0])

@@ -1,0 +1,235 @@
+"""A linear solver that really builds and simulates the quantum circuit (HHL or QSVT) for small blocks.
+
+`CircuitSolver.solve(A, b)` (the `LinearSolver` interface, kind "quantum"):
+
+1. validates A (square, symmetric, finite, nonsingular) and b, and refuses blocks larger than
+   `max_size` (default 16) with a one-line UsageError;
+2. builds the circuit (`qnewton.quantum.hhl` or `qnewton.quantum.qsvt`); both rescale internally:
+   A' = A / lambda_max (HHL) or A / ||A||_2 (QSVT) and |b> = b / ||b||;
+3. reads the solution: with the "statevector" backend, exactly from the amplitudes (sign included);
+   otherwise from counts (`qnewton.quantum.readout`): norm from the post-selection rate, magnitudes
+   from computational-basis counts, relative signs from SWAP (or Bell-basis) tests, the global sign
+   from b^T x > 0 (positive definite) or the residual (indefinite);
+4. optionally transpiles to ibm_sherbrooke for ECR count, depth and the MODELED device time
+   shots x (one-shot duration + repetition delay).
+
+`info` holds method, qubits, shots, post-selection rate, fidelity and relative error against the
+classical (numpy) solution, ECR count, depth, modeled device seconds, and MEASURED build / transpile /
+simulate seconds. `modeled_quantum_seconds` is the scheduler's modeled cost when a decision is passed
+(as `LinearSolver` specifies), else the transpiled-circuit device model; `info["modeled_seconds_source"]`
+says which.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Literal
+
+import numpy as np
+
+from qnewton.errors import UsageError
+from qnewton.quantum.backends import make_executor
+from qnewton.quantum.block_encoding import padded_size, validate_symmetric
+from qnewton.quantum.hhl import build_hhl
+from qnewton.quantum.qsvt import build_qsvt
+from qnewton.quantum.readout import estimate_solution
+from qnewton.quantum.solver_circuit import SolverCircuit, fidelity, readout_from_statevector
+from qnewton.quantum.spectrum import exact_bounds
+from qnewton.quantum.state_prep import validate_vector
+from qnewton.solvers.base import SolveResult
+
+CircuitMethod = Literal["hhl", "qsvt"]
+Readout = Literal["auto", "exact", "counts"]
+METHODS = ("hhl", "qsvt")
+
+#: Fraction of physical memory a statevector may take.
+MEMORY_FRACTION = 0.5
+
+
+def available_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 * 2**30
+
+
+def check_memory(num_qubits: int, backend: str) -> None:
+    """Raise UsageError if a statevector of num_qubits (complex128) would not fit in memory."""
+    need = 16 * 2.0**num_qubits
+    have = MEMORY_FRACTION * available_memory_bytes()
+    if need > have:
+        raise UsageError(
+            f"A: the circuit needs {num_qubits} qubits ({need / 2**30:.1f} GiB statevector), "
+            f"more than backend '{backend}' can hold here ({have / 2**30:.1f} GiB)"
+        )
+
+
+def build_circuit(method: CircuitMethod, A: np.ndarray, b: np.ndarray, **kwargs: Any) -> SolverCircuit:
+    """Build the HHL or QSVT circuit for A x = b."""
+    if method == "hhl":
+        keys = {"clock_qubits", "target_fidelity", "bounds"}
+        return build_hhl(A, b, **{k: v for k, v in kwargs.items() if k in keys})
+    if method == "qsvt":
+        keys = {"epsilon", "max_norm", "bounds"}
+        return build_qsvt(A, b, **{k: v for k, v in kwargs.items() if k in keys})
+    raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+class CircuitSolver:
+    """LinearSolver running HHL or QSVT circuits on a simulator backend (blocks up to max_size)."""
+
+    kind = "quantum"
+
+    def __init__(
+        self,
+        method: CircuitMethod = "hhl",
+        backend: str = "statevector",
+        *,
+        device: str = "CPU",
+        shots: int = 4096,
+        max_size: int = 16,
+        seed: int | None = None,
+        target_fidelity: float = 0.99,
+        epsilon: float = 1e-2,
+        readout: Readout = "auto",
+        overlap_test: Literal["swap", "bell"] = "swap",
+        estimate_resources: bool = True,
+        executor: Any = None,
+    ) -> None:
+        if method not in METHODS:
+            raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
+        if not (isinstance(max_size, int) and max_size >= 1):
+            raise UsageError(f"max_size: must be a positive integer, got {max_size!r}")
+        if not (isinstance(shots, (int, np.integer)) and shots >= 1):
+            raise UsageError(f"shots: must be a positive integer, got {shots!r}")
+        if readout not in ("auto", "exact", "counts"):
+            raise UsageError(f"readout: must be 'auto', 'exact' or 'counts', got {readout!r}")
+        if overlap_test not in ("swap", "bell"):
+            raise UsageError(f"overlap_test: must be 'swap' or 'bell', got {overlap_test!r}")
+        if not (0 < target_fidelity < 1):
+            raise UsageError(f"target_fidelity: must be in (0, 1), got {target_fidelity!r}")
+        if not (0 < epsilon < 1):
+            raise UsageError(f"epsilon: must be in (0, 1), got {epsilon!r}")
+        self.method: CircuitMethod = method
+        self.backend = backend
+        self.shots = int(shots)
+        self.max_size = max_size
+        self.seed = seed
+        self.target_fidelity = float(target_fidelity)
+        self.epsilon = float(epsilon)
+        self.overlap_test = overlap_test
+        self.estimate_resources = bool(estimate_resources)
+        self.executor = executor if executor is not None else make_executor(backend, device=device, seed=seed)
+        self.device = getattr(self.executor, "device", "CPU")
+        exact_ok = bool(getattr(self.executor, "exact", False))
+        if readout == "exact" and not exact_ok:
+            raise UsageError(f"readout: 'exact' needs the statevector backend, not {backend!r}")
+        self.readout = "exact" if (readout == "auto" and exact_ok) or readout == "exact" else "counts"
+        self.name = f"circuit-{method}"
+
+    def build(self, A: np.ndarray, b: np.ndarray) -> SolverCircuit:
+        """Validate and build the circuit (no simulation)."""
+        M = validate_symmetric(A)
+        n = M.shape[0]
+        if n > self.max_size:
+            raise UsageError(
+                f"A: block of size {n} exceeds the circuit solver's max_size={self.max_size} "
+                "(use the emulated or classical solver, or raise max_size)"
+            )
+        v = validate_vector(b, n)
+        return build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon)
+
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+        t_start = time.perf_counter()
+        M = validate_symmetric(A)
+        n = M.shape[0]
+        if n > self.max_size:
+            raise UsageError(
+                f"A: block of size {n} exceeds the circuit solver's max_size={self.max_size} "
+                "(use the emulated or classical solver, or raise max_size)"
+            )
+        bv = np.asarray(b, dtype=np.float64).reshape(-1)
+        if bv.shape[0] == n and np.all(bv == 0):
+            return SolveResult(
+                x=np.zeros(n), method=self.name, kind="quantum",
+                measured_seconds=time.perf_counter() - t_start,
+                info={"method": self.method, "note": "b = 0: x = 0 without running a circuit"},
+            )
+        v = validate_vector(bv, n)
+        bounds = exact_bounds(M)
+        t0 = time.perf_counter()
+        sc = build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon, bounds=bounds)
+        build_s = time.perf_counter() - t0
+        sim_qubits = sc.num_qubits if self.readout == "exact" else 2 * sc.num_qubits + 1
+        check_memory(sim_qubits, self.backend)
+
+        t0 = time.perf_counter()
+        if self.readout == "exact":
+            r = readout_from_statevector(sc, self.executor.statevector(sc.circuit))
+            x, p, shots_used, circuits, sign_rule = r.x, r.success_probability, 0, 1, "exact amplitudes"
+        else:
+            est = estimate_solution(
+                sc, self.executor, self.shots, b=v, A=M, test=self.overlap_test,
+                global_sign="residual" if bounds.signed else "spd",
+            )
+            x, p, shots_used, circuits, sign_rule = est.x, est.success_probability, est.total_shots, est.circuits, est.global_sign_rule
+        sim_s = time.perf_counter() - t0
+
+        x_classical = np.linalg.solve(M, v)
+        info: dict[str, Any] = {
+            "method": self.method,
+            "backend": self.backend,
+            "device": self.device,
+            "qubits": sc.num_qubits,
+            "padded_size": padded_size(n),
+            "readout": self.readout,
+            "shots": int(shots_used),
+            "circuits_run": int(circuits),
+            "post_selection_rate": float(p),
+            "fidelity_vs_classical": fidelity(x, x_classical),
+            "relative_error_vs_classical": float(np.linalg.norm(x - x_classical) / np.linalg.norm(x_classical)),
+            "sign_rule": sign_rule,
+            "kappa": float(bounds.kappa),
+            "details": {k: (v_ if not isinstance(v_, np.generic) else v_.item()) for k, v_ in sc.details.items()},
+            "build_seconds_measured": build_s,
+            "simulate_seconds_measured": sim_s,
+        }
+        fb = getattr(self.executor, "fallback_reason", None)
+        if fb:
+            info["device_fallback"] = fb
+        modeled_device = None
+        if self.estimate_resources:
+            from qnewton.quantum.resources import circuit_resources, device_seconds, rep_delay_seconds
+
+            res = circuit_resources(sc.measured())
+            shots_model = shots_used if shots_used else self.shots
+            modeled_device = device_seconds(res.duration_seconds, shots_model, rep_delay_seconds())
+            info.update(
+                {
+                    "ecr_count": res.ecr_count,
+                    "depth": res.depth,
+                    "duration_seconds_per_shot_modeled": res.duration_seconds,
+                    "estimated_device_seconds_modeled": modeled_device,
+                    "shots_modeled": int(shots_model),
+                    "transpile_seconds_measured": res.transpile_seconds,
+                    "resource_backend": res.backend,
+                }
+            )
+        if decision is not None and hasattr(decision, "quantum_seconds"):
+            modeled = float(decision.quantum_seconds)
+            info["modeled_seconds_source"] = "scheduler"
+        elif modeled_device is not None:
+            modeled = modeled_device
+            info["modeled_seconds_source"] = "transpiled-circuit"
+        else:
+            modeled = 0.0
+            info["modeled_seconds_source"] = "none"
+        return SolveResult(
+            x=np.asarray(x, dtype=np.float64),
+            method=self.name,
+            kind="quantum",
+            measured_seconds=time.perf_counter() - t_start,
+            modeled_quantum_seconds=modeled,
+            info=info,
+        )
