@@ -65,6 +65,28 @@ def check_memory(num_qubits: int, backend: str) -> None:
         )
 
 
+def estimate_qubits(method: CircuitMethod, n: int, kappa: float, signed: bool, target_fidelity: float = 0.99) -> int:
+    """Qubits of the circuit before building it: HHL log2 N' + clock + 1 flag, QSVT log2 N' + 2."""
+    from qnewton.quantum.hhl import choose_clock_qubits
+
+    sys_q = int(np.log2(padded_size(n)))
+    if method == "hhl":
+        return sys_q + choose_clock_qubits(kappa, target_fidelity, signed) + 1
+    return sys_q + 2
+
+
+def check_dense_operators(method: CircuitMethod, n: int, clock_qubits: int = 1) -> None:
+    """Raise UsageError if the dense gate matrices (2N' x 2N' per oracle) would not fit in memory."""
+    size = 2 * padded_size(n)
+    count = clock_qubits if method == "hhl" else 1
+    need = 16.0 * size * size * count
+    have = MEMORY_FRACTION * available_memory_bytes()
+    if need > have:
+        raise UsageError(
+            f"A: size {n} needs {need / 2**30:.1f} GiB of dense gate matrices, more than fits here ({have / 2**30:.1f} GiB)"
+        )
+
+
 def build_circuit(method: CircuitMethod, A: np.ndarray, b: np.ndarray, **kwargs: Any) -> SolverCircuit:
     """Build the HHL or QSVT circuit for A x = b."""
     if method == "hhl":
@@ -158,6 +180,9 @@ class CircuitSolver:
             )
         v = validate_vector(bv, n)
         bounds = exact_bounds(M)
+        est_q = estimate_qubits(self.method, n, bounds.kappa, bounds.signed, self.target_fidelity)
+        check_memory(est_q if self.readout == "exact" else 2 * est_q + 1, self.backend)
+        check_dense_operators(self.method, n, est_q)
         t0 = time.perf_counter()
         sc = build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon, bounds=bounds)
         build_s = time.perf_counter() - t0

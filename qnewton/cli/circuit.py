@@ -1,0 +1,210 @@
+"""`qnewton circuit solve|draw|export`: build, simulate, draw and export the HHL / QSVT circuits.
+
+    qnewton circuit solve A.npy b.npy --method hhl|qsvt --backend statevector|shots|noisy-sherbrooke
+                          [--device GPU] [--shots N] [--seed S] [--max-size 16] [--json]
+    qnewton circuit draw A.npy b.npy --method hhl|qsvt|block-encoding [--decompose K]
+    qnewton circuit export A.npy b.npy --method hhl|qsvt|block-encoding --qasm3 OUT
+    qnewton circuit export --reference DIR      (regenerate circuits/: .qasm files + manifest.json)
+
+A.npy / b.npy are numpy files (np.save); A may also be .txt/.csv (np.loadtxt). Bad input (missing
+file, not square, not symmetric, not finite, singular, too large) prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qnewton.errors import UsageError
+
+METHODS = ("hhl", "qsvt")
+DRAW_METHODS = ("hhl", "qsvt", "block-encoding")
+
+
+def _load_array(path: str, name: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{name}: file not found: {path}")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False, mmap_mode="r")
+        else:
+            arr = np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a usage error
+        raise UsageError(f"{name}: cannot read {path} ({type(exc).__name__})") from None
+    if not np.issubdtype(np.asarray(arr).dtype, np.number):
+        raise UsageError(f"{name}: {path} does not hold numbers")
+    return arr  # possibly memory-mapped: sizes are checked before anything is copied
+
+
+def _load_system(args: argparse.Namespace, max_size: int) -> tuple[np.ndarray, np.ndarray]:
+    from qnewton.quantum.block_encoding import validate_symmetric
+    from qnewton.quantum.spectrum import exact_bounds
+    from qnewton.quantum.state_prep import validate_vector
+
+    from qnewton.solvers.circuit import check_dense_operators, check_memory, estimate_qubits
+
+    raw = _load_array(args.A, "A")
+    if raw.ndim != 2 or raw.shape[0] != raw.shape[1] or raw.shape[0] == 0:
+        raise UsageError(f"A: must be a non-empty square matrix, got shape {raw.shape}")
+    if raw.shape[0] > max_size:
+        raise UsageError(f"A: size {raw.shape[0]} exceeds --max-size {max_size} for circuit simulation")
+    method = getattr(args, "method", "hhl")
+    method = method if method in METHODS else "qsvt"
+    check_dense_operators(method, raw.shape[0], 1)
+    A = validate_symmetric(np.asarray(raw, dtype=np.float64))
+    b = validate_vector(np.asarray(_load_array(args.b, "b"), dtype=np.float64), A.shape[0])
+    bounds = exact_bounds(A)  # singular -> UsageError
+    qubits = estimate_qubits(method, A.shape[0], bounds.kappa, bounds.signed)
+    check_memory(qubits, getattr(args, "backend", "statevector"))
+    check_dense_operators(method, A.shape[0], qubits)
+    return A, b
+
+
+def _solver_circuit(method: str, A: np.ndarray, b: np.ndarray) -> Any:
+    if method == "block-encoding":
+        from qnewton.quantum.block_encoding import block_encode
+
+        return block_encode(A).circuit
+    from qnewton.solvers.circuit import build_circuit
+
+    return build_circuit(method, A, b).circuit
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from qnewton.solvers.circuit import CircuitSolver
+
+    if args.shots is not None and args.shots < 1:
+        raise UsageError(f"--shots: must be a positive integer, got {args.shots}")
+    A, b = _load_system(args, args.max_size)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        solver = CircuitSolver(
+            args.method, args.backend, device=args.device, shots=args.shots or 4096,
+            max_size=args.max_size, seed=args.seed, estimate_resources=not args.no_resources,
+        )
+    for w in caught:
+        print(f"qnewton circuit: warning: {w.message}", file=sys.stderr)
+    res = solver.solve(A, b)
+    info = res.info
+    out = {
+        "method": args.method,
+        "backend": args.backend,
+        "device": info.get("device"),
+        "fidelity": info["fidelity_vs_classical"],
+        "relative_error": info["relative_error_vs_classical"],
+        "solution": res.x.tolist(),
+        "classical_solution": np.linalg.solve(A, b).tolist(),
+        "success_probability": info["post_selection_rate"],
+        "qubits": info["qubits"],
+        "shots": info["shots"],
+        "ecr_count": info.get("ecr_count"),
+        "depth": info.get("depth"),
+        "duration_seconds": info.get("duration_seconds_per_shot_modeled"),
+        "duration_note": "MODELED: one shot of the transpiled circuit on ibm_sherbrooke (estimate_duration)",
+        "estimated_device_seconds": info.get("estimated_device_seconds_modeled"),
+        "estimated_device_seconds_note": "MODELED: shots x (duration + 250 us repetition delay)",
+        "measured_seconds": {
+            "build": info["build_seconds_measured"],
+            "transpile": info.get("transpile_seconds_measured"),
+            "simulate": info["simulate_seconds_measured"],
+            "total": res.measured_seconds,
+        },
+        "details": info["details"],
+    }
+    if "device_fallback" in info:
+        out["device_fallback"] = info["device_fallback"]
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"method {args.method}  backend {args.backend}  device {out['device']}  qubits {out['qubits']}")
+    print(f"solution          {np.array2string(res.x, precision=6)}")
+    print(f"numpy solution    {np.array2string(np.asarray(out['classical_solution']), precision=6)}")
+    print(f"fidelity {out['fidelity']:.6f}  relative error {out['relative_error']:.3e}  success probability {out['success_probability']:.4f}  shots {out['shots']}")
+    if out["ecr_count"] is not None:
+        print(f"ibm_sherbrooke: ECR {out['ecr_count']}  depth {out['depth']}  duration/shot {out['duration_seconds']:.3e} s (modeled)"
+              f"  job {out['estimated_device_seconds']:.3e} s (modeled)")
+    m = out["measured_seconds"]
+    print(f"measured: build {m['build']:.3f} s  transpile {m['transpile'] or 0:.3f} s  simulate {m['simulate']:.3f} s")
+    return 0
+
+
+def _cmd_draw(args: argparse.Namespace) -> int:
+    from qnewton.quantum.export import draw_text
+
+    A, b = _load_system(args, args.max_size)
+    print(draw_text(_solver_circuit(args.method, A, b), decompose=args.decompose))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if args.reference:
+        from qnewton.quantum.reference import write_reference_circuits
+
+        manifest = write_reference_circuits(args.reference)
+        for name, entry in manifest["circuits"].items():
+            fid = entry.get("fidelity")
+            print(f"{args.reference}/{entry['file']}" + (f"  fidelity {fid:.6f}" if fid is not None else ""))
+        return 0
+    if not (args.A and args.b and args.qasm3):
+        raise UsageError("export: give A.npy b.npy --qasm3 OUT, or --reference DIR")
+    from qnewton.quantum.export import to_qasm3
+
+    A, b = _load_system(args, args.max_size)
+    text = to_qasm3(_solver_circuit(args.method, A, b))
+    out = Path(args.qasm3)
+    if not out.parent.exists():
+        raise UsageError(f"--qasm3: directory does not exist: {out.parent}")
+    out.write_text(text)
+    print(f"wrote {out} ({len(text)} characters, OpenQASM 3, basis u/cx)")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("circuit", help="build, simulate, draw and export HHL / QSVT circuits")
+    sub = p.add_subparsers(dest="circuit_command", metavar="SUBCOMMAND", parser_class=type(p))
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    def common(q: argparse.ArgumentParser, methods: tuple[str, ...], optional_files: bool = False) -> None:
+        nargs = "?" if optional_files else None
+        q.add_argument("A", nargs=nargs, help="matrix file (.npy, .txt or .csv): real symmetric N x N")
+        q.add_argument("b", nargs=nargs, help="right-hand side file (.npy, .txt or .csv), length N")
+        q.add_argument("--method", choices=methods, default="hhl")
+        q.add_argument("--max-size", type=_positive_int, default=16, help="largest N simulated (default 16)")
+
+    s = sub.add_parser("solve", help="solve A x = b with a simulated circuit")
+    common(s, METHODS)
+    s.add_argument("--backend", default="statevector", help="statevector | shots | noisy-sherbrooke | fake:NAME | ibm:NAME")
+    s.add_argument("--device", default="CPU", type=str.upper, choices=("CPU", "GPU"))
+    s.add_argument("--shots", type=_positive_int, default=None, help="shots per circuit (default 4096; not used by exact statevector readout)")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--no-resources", action="store_true", help="skip transpiling to ibm_sherbrooke")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=_cmd_solve)
+
+    d = sub.add_parser("draw", help="print a text drawing of the circuit")
+    common(d, DRAW_METHODS)
+    d.add_argument("--decompose", type=int, default=0, help="expand definitions this many levels")
+    d.set_defaults(func=_cmd_draw)
+
+    e = sub.add_parser("export", help="write the circuit as OpenQASM 3")
+    common(e, DRAW_METHODS, optional_files=True)
+    e.add_argument("--qasm3", metavar="OUT", help="output .qasm file")
+    e.add_argument("--reference", metavar="DIR", help="regenerate the reference circuits and manifest into DIR")
+    e.set_defaults(func=_cmd_export)

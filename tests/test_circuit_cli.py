@@ -1,0 +1,80 @@
+"""`qnewton circuit solve|draw|export`: JSON keys, fidelity, one-line errors with exit code 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qnewton.cli import main
+
+
+@pytest.fixture
+def system(tmp_path):
+    A = np.array([[2.0, -0.5], [-0.5, 1.0]])
+    b = np.array([1.0, 0.5])
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", b)
+    return tmp_path, A, b
+
+
+@pytest.mark.parametrize("method", ["hhl", "qsvt"])
+def test_solve_json(system, capsys, method):
+    d, A, b = system
+    rc = main(["circuit", "solve", str(d / "A.npy"), str(d / "b.npy"), "--method", method, "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("fidelity", "solution", "success_probability", "qubits", "ecr_count", "depth", "duration_seconds"):
+        assert key in out
+    assert out["fidelity"] >= 0.99
+    np.testing.assert_allclose(out["solution"], np.linalg.solve(A, b), rtol=0.05)
+    assert out["ecr_count"] > 0 and out["depth"] > 0 and 0 < out["duration_seconds"] < 1
+
+
+def test_solve_shots_gpu_request_falls_back(system, capsys):
+    d, A, b = system
+    rc = main(["circuit", "solve", str(d / "A.npy"), str(d / "b.npy"), "--method", "qsvt", "--backend", "shots",
+               "--shots", "3000", "--seed", "2", "--no-resources", "--json", "--device", "GPU"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    out = json.loads(captured.out)
+    assert out["shots"] >= 3000
+    assert out["fidelity"] >= 0.98
+    if out["device"] == "CPU":  # no GPU build here: the fallback is announced on stderr
+        assert "falling back to CPU" in captured.err
+
+
+def _bad(tmp_path, name, arr):
+    np.save(tmp_path / name, arr)
+    return str(tmp_path / name)
+
+
+def test_bad_inputs_one_line_exit_2(system, capsys):
+    d, A, b = system
+    bfile = str(d / "b.npy")
+    cases = {
+        "square": _bad(d, "r.npy", np.ones((2, 3))),
+        "symmetric": _bad(d, "n.npy", np.array([[1.0, 2.0], [0.0, 1.0]])),
+        "NaN": _bad(d, "i.npy", np.array([[1.0, np.inf], [np.inf, 1.0]])),
+        "singular": _bad(d, "s.npy", np.ones((2, 2))),
+        "max-size": _bad(d, "big.npy", np.eye(32)),
+        "not found": str(d / "missing.npy"),
+    }
+    for reason, afile in cases.items():
+        rc = main(["circuit", "solve", afile, bfile])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2, reason
+        assert len(err.splitlines()) == 1 and reason in err, (reason, err)
+
+
+def test_draw_and_export(system, capsys, tmp_path):
+    d, A, b = system
+    assert main(["circuit", "draw", str(d / "A.npy"), str(d / "b.npy"), "--method", "qsvt"]) == 0
+    assert "U_A" in capsys.readouterr().out
+    out = tmp_path / "hhl.qasm"
+    assert main(["circuit", "export", str(d / "A.npy"), str(d / "b.npy"), "--method", "hhl", "--qasm3", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("OPENQASM 3")
+    from qiskit import qasm3
+
+    assert qasm3.loads(text).num_qubits == 8
+    assert main(["circuit", "export", str(d / "A.npy")]) == 2
