@@ -69,3 +69,26 @@ def test_limits_and_validation(rng):
         CircuitSolver("grover")
     zero = solver.solve(np.eye(2), np.zeros(2))
     assert np.all(zero.x == 0)
+
+
+def test_noisy_sherbrooke_qsvt_2x2():
+    A = np.array([[2.0, -0.5], [-0.5, 1.0]])
+    b = np.array([1.0, 0.5])
+    res = CircuitSolver("qsvt", "noisy-sherbrooke", shots=4000, seed=3).solve(A, b)
+    x = np.linalg.solve(A, b)
+    # hardware noise: direction still good after post-selection, norm within 20 %
+    assert res.info["fidelity_vs_classical"] >= 0.95
+    assert np.linalg.norm(res.x) == pytest.approx(np.linalg.norm(x), rel=0.2)
+    assert res.info["ecr_count"] > 0 and res.info["estimated_device_seconds_modeled"] > 0
+
+
+@pytest.mark.slow
+def test_noisy_sherbrooke_hhl_norm_is_biased_low():
+    """Noise pushes shots out of HHL's success subspace (flag = 1 and clock = 0), so the norm taken
+    from the post-selection rate is far too small while the direction stays good (docs/quantum.md)."""
+    A = np.array([[2.0, -0.5], [-0.5, 1.0]])
+    b = np.array([1.0, 0.5])
+    exact = CircuitSolver("hhl", "statevector", estimate_resources=False).solve(A, b)
+    noisy = CircuitSolver("hhl", "noisy-sherbrooke", shots=4000, seed=3, estimate_resources=False).solve(A, b)
+    assert noisy.info["post_selection_rate"] < 0.5 * exact.info["post_selection_rate"]
+    assert noisy.info["fidelity_vs_classical"] >= 0.9
