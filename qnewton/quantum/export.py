@@ -1,7 +1,8 @@
 """OpenQASM 3 export and text drawing of solver circuits.
 
 `qiskit.qasm3.dumps` cannot write our high-level instructions faithfully (StatePreparation's
-definition exports as an empty gate; a sub-circuit with measurements is rejected), so we first
+definition exports as an empty gate; HHL's nested instructions are rejected as "non-unitary
+subroutine calls"), so we first
 lower the circuit to the portable basis {u, cx} (plus measure/barrier) with the transpiler, then
 dump. The result loads back with `qiskit.qasm3.loads` (qiskit-qasm3-import) and simulates to the
 same state up to global phase.
