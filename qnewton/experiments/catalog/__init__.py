@@ -1,0 +1,1 @@
+"""One module per reproduced table or figure; each exposes `EXPERIMENT` (see `..spec`)."""

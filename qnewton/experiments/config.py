@@ -1,0 +1,136 @@
+"""Experiment configuration files: ``experiments/<name>.toml``.
+
+Layout (every key optional except ``name``)::
+
+    name = "table2-kappa-time"     # must be a registered experiment (`qnewton experiment list`)
+    description = "..."            # free text
+    seeds = 3                      # how many seeds: base_seed, base_seed + 1, ...
+    base_seed = 0
+
+    [params]                       # the full (paper) settings; absent keys keep their defaults
+    sizes = [10, 100, 1000]
+
+    [quick]                        # overrides applied under --quick; may also set `seeds`
+    sizes = [10, 100]
+    seeds = 1
+
+Any other key, a wrong type or an out-of-range value raises `UsageError` with one line,
+``<file>: <field>: <reason>``. Config files are found in ``$QNEWTON_EXPERIMENTS`` when set,
+else in the repository's top-level ``experiments/`` folder; a path to a .toml file works too.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qnewton.errors import UsageError
+from qnewton.experiments.params import build_params, coerce
+from qnewton.experiments.registry import get_experiment
+from qnewton.experiments.spec import Experiment
+
+ENV_EXPERIMENTS = "QNEWTON_EXPERIMENTS"
+TOP_LEVEL_KEYS = ("name", "description", "seeds", "base_seed", "params", "quick")
+MAX_SEEDS = 100
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated configuration, ready to run."""
+
+    experiment: Experiment
+    params: Any
+    seeds: tuple[int, ...]
+    quick: bool
+    source: Path
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+
+def experiments_dir() -> Path:
+    """Where config files live: $QNEWTON_EXPERIMENTS, else <repo>/experiments."""
+    env = os.environ.get(ENV_EXPERIMENTS)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "experiments"
+
+
+def config_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """Resolve an experiment name or a .toml path to an existing file."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or os.sep in text:
+        path = Path(text)
+        if not path.is_file():
+            raise UsageError(f"config: file not found: {text}")
+        return path
+    path = experiments_dir() / f"{text}.toml"
+    if not path.is_file():
+        raise UsageError(f"config: no file {path} for experiment {text!r}")
+    return path
+
+
+def _check_seeds(value: Any, where: str) -> int:
+    n = coerce(value, int, where)
+    if not 1 <= n <= MAX_SEEDS:
+        raise UsageError(f"{where}: must be between 1 and {MAX_SEEDS}, got {n}")
+    return n
+
+
+def parse_config(data: dict[str, Any], origin: str, *, quick: bool = False, seeds: int | None = None) -> ExperimentConfig:
+    """Validate a parsed TOML document (see the module docstring)."""
+    where = origin
+    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise UsageError(f"{where}: {unknown[0]}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
+    if "name" not in data:
+        raise UsageError(f"{where}: name: missing (the experiment to run)")
+    name = coerce(data["name"], str, f"{where}: name")
+    experiment = get_experiment(name)
+    description = coerce(data.get("description", ""), str, f"{where}: description")
+    n_seeds = _check_seeds(data.get("seeds", 1), f"{where}: seeds")
+    base_seed = coerce(data.get("base_seed", 0), int, f"{where}: base_seed")
+    if base_seed < 0:
+        raise UsageError(f"{where}: base_seed: must be >= 0, got {base_seed}")
+    full = data.get("params", {})
+    if not isinstance(full, dict):
+        raise UsageError(f"{where}: params: must be a table")
+    overrides = data.get("quick", {})
+    if not isinstance(overrides, dict):
+        raise UsageError(f"{where}: quick: must be a table")
+    # Validate the quick table even when not running quick, so a typo never hides.
+    quick_values = {k: v for k, v in overrides.items() if k != "seeds"}
+    full_params = build_params(experiment.params_type, full, f"{where}: params")
+    quick_params = build_params(experiment.params_type, {**full, **quick_values}, f"{where}: quick")
+    quick_seeds = _check_seeds(overrides["seeds"], f"{where}: quick.seeds") if "seeds" in overrides else n_seeds
+    if seeds is not None:
+        n = _check_seeds(seeds, "--seeds")
+    else:
+        n = quick_seeds if quick else n_seeds
+    return ExperimentConfig(
+        experiment=experiment,
+        params=quick_params if quick else full_params,
+        seeds=tuple(range(base_seed, base_seed + n)),
+        quick=quick,
+        source=Path(origin),
+        description=description,
+    )
+
+
+def load_config(name_or_path: str | os.PathLike[str], *, quick: bool = False, seeds: int | None = None) -> ExperimentConfig:
+    """Read and validate ``experiments/<name>.toml`` (or a given .toml path)."""
+    path = config_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    cfg = parse_config(data, str(path), quick=quick, seeds=seeds)
+    text = str(name_or_path)
+    if not (text.endswith(".toml") or os.sep in text) and cfg.name != text:
+        raise UsageError(f"{path}: name: says {cfg.name!r} but the file is for {text!r}")
+    return cfg

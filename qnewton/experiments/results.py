@@ -1,0 +1,160 @@
+"""Result writers: CSV, JSON and markdown for every table, written atomically.
+
+`atomic_output_dir(root, name)` yields a temporary folder next to ``root/name``; when the
+block finishes without error it replaces ``root/name`` in one rename (an older result folder
+is moved aside first and removed after), so a reader never sees half a result and a failed
+run leaves the previous result in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from qnewton.experiments.spec import Rows
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types; non-finite floats become "inf", "-inf" or "nan" (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isfinite(f):
+            return f
+        return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _columns(rows: Rows) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        for c in row:
+            if c not in cols:
+                cols.append(c)
+    return cols
+
+
+def _csv_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return repr(f) if math.isfinite(f) else ("nan" if math.isnan(f) else ("inf" if f > 0 else "-inf"))
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(jsonable(v))
+    return str(v)
+
+
+def write_csv(path: Path, rows: Rows) -> Path:
+    cols = _columns(rows)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(c)) for c in cols])
+    return path
+
+
+def fmt_number(v: Any) -> str:
+    """Four significant digits; scientific notation outside [1e-3, 1e5)."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    f = float(v)
+    if not math.isfinite(f):
+        return "inf" if f > 0 else ("-inf" if f < 0 else "nan")
+    if isinstance(v, (int, np.integer)) and abs(f) < 1e9:
+        return str(int(v))
+    if f == 0:
+        return "0"
+    if 1e-3 <= abs(f) < 1e5:
+        return f"{f:.4g}"
+    return f"{f:.3e}"
+
+
+def summary_cell(row: dict[str, Any], column: str) -> str:
+    """'mean ± std' of an aggregated column (just the mean for one seed); raw value otherwise."""
+    if f"{column}_mean" not in row:
+        return fmt_number(row.get(column))
+    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    text = fmt_number(mean)
+    if row.get("n_seeds", 1) > 1 and std not in (None, 0.0) and mean is not None:
+        text += f" ± {fmt_number(std)}"
+    if f"{column}_count" in row:
+        text += f" ({row[f'{column}_count']}/{row.get('n_seeds')} seeds)"
+    return text
+
+
+def value_columns(rows: Rows, keys: Sequence[str]) -> list[str]:
+    """Base names of the aggregated value columns, in first-seen order."""
+    out: list[str] = []
+    for c in _columns(rows):
+        if c in keys or c == "n_seeds":
+            continue
+        base = c
+        for suffix in ("_mean", "_std", "_min", "_max", "_count"):
+            if c.endswith(suffix):
+                base = c[: -len(suffix)]
+                break
+        if base not in out:
+            out.append(base)
+    return out
+
+
+def markdown_table(rows: Rows, keys: Sequence[str], columns: Sequence[str] = (), title: str = "") -> str:
+    """A GitHub markdown table of aggregated rows: key columns, then 'mean ± std' cells."""
+    cols = list(columns) or value_columns(rows, keys)
+    header = list(keys) + cols
+    lines = []
+    if title:
+        lines += [f"**{title}**", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        cells = [fmt_number(row.get(k)) for k in keys] + [summary_cell(row, c) for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_output_dir(root: Path, name: str) -> Iterator[Path]:
+    """Yield a fresh temporary folder that becomes ``root/name`` when the block succeeds."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final = root / name
+    old: Path | None = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=root))
+        os.rename(final, old / name)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
