@@ -1,0 +1,294 @@
+"""Training configuration: every option of `qnewton train`, its default, its validation.
+
+One dataclass, `TrainConfig`, is the single source of truth: the CLI builds one flag per field
+(`--field-name`), a TOML file (`--config FILE`) may set any field by name, and flags win over the
+file, which wins over the defaults. The resolved config is written to `runs/<name>/config.json`
+so that a run can be resumed and reproduced.
+
+Defaults follow the paper where it is specific (eps = 1.0 for the DNN, Sec. V-B; gate time
+1e-18 s, Sec. IV-C; the 50 % mass rule for oracle sparsity, Sec. IV-C; the determinant/trace
+kappa bound, Sec. IV-C) and `docs/training.md` where it is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from qnewton.errors import UsageError
+
+MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
+METHODS: tuple[str, ...] = ("sgd", "classical", "quantum", "qnewton")
+MethodSpec = Literal["all", "sgd", "classical", "quantum", "qnewton"]
+DataName = Literal["digits", "mnist"]
+BlocksName = Literal["full", "layer", "tensor"]
+KappaMethod = Literal["bound", "lanczos", "exact"]
+DTypeName = Literal["float64", "float32"]
+Activation = Literal["tanh", "relu"]
+ReadoutName = Literal["free", "swap-test"]
+ClassicalModelName = Literal["lu", "cg", "best"]
+QuantumSolverName = Literal["emulated", "circuit"]
+CircuitMethodName = Literal["hhl", "qsvt"]
+
+#: Policy of the scheduler for each Newton method (Q-Newton Sec. V-A baselines).
+POLICY_OF_METHOD: dict[str, str] = {
+    "classical": "classical-only",
+    "quantum": "quantum-only",
+    "qnewton": "hybrid",
+}
+
+
+def _opt(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class TrainConfig:
+    """All options of a training run (see `qnewton train --help`)."""
+
+    # run
+    name: str = _opt("default", "run name; files go to RUNS_DIR/NAME/")
+    runs_dir: str = _opt("runs", "folder that holds the run folders")
+    method: MethodSpec = _opt("all", "which method(s) to run; 'all' runs the four with the same seed and data",
+                              get_args(MethodSpec))
+    seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
+    # data and model
+    data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, or MNIST IDX files", get_args(DataName))
+    data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz); required for --data mnist")
+    test_fraction: float = _opt(0.25, "digits: fraction of the 1797 images held out (fixed stratified split)")
+    train_limit: int | None = _opt(None, "use only the first N training examples (after the fixed shuffle)")
+    hidden: str = _opt("16", "hidden layer sizes, comma separated ('16' gives 64-16-10 on digits)")
+    activation: Activation = _opt("tanh", "hidden activation (tanh has a nonzero second derivative everywhere)",
+                                  get_args(Activation))
+    # schedule
+    steps: int = _opt(120, "step budget per method (a step is one mini-batch)")
+    batch_size: int = _opt(256, "mini-batch size")
+    sgd_steps: int = _opt(40, "K: the first K steps of the Newton methods are plain SGD (paper Sec. IV-B)")
+    sgd_lr: float = _opt(0.1, "SGD learning rate (the sgd method, the first K steps, and the safeguard step)")
+    momentum: float = _opt(0.0, "SGD momentum")
+    newton_lr: float = _opt(1.0, "beta: Newton step theta <- theta - beta * x (Algorithm 2 line 17)")
+    target_accuracy: float = _opt(0.95, "test accuracy that counts as 'reached'; steps to reach it are reported")
+    stop_at_target: bool = _opt(True, "stop a method once it reaches the target accuracy (as in Table III)")
+    eval_every: int = _opt(5, "evaluate test accuracy every this many steps")
+    # curvature and preparation
+    blocks: BlocksName = _opt("layer", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
+                              "tensor (each parameter tensor)", get_args(BlocksName))
+    hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation", get_args(DTypeName))
+    eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
+    sparsity: str = _opt("mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
+                         "(paper's rule: entries holding P%% of each row's absolute sum)")
+    prune_classical: bool = _opt(False, "also give the classical solver the pruned matrix (default: the unpruned one)")
+    kappa_method: KappaMethod = _opt("bound", "condition-number estimator the scheduler uses (bound = paper's "
+                                     "determinant/trace bound)", get_args(KappaMethod))
+    exact_kappa_max_n: int = _opt(256, "record the exact kappa (eigvalsh) in the ledger for blocks up to this size")
+    # costs
+    gate_time: float = _opt(1e-18, "seconds per block-encoding query in the gate-time model (paper: 1e-18)")
+    calibration: str | None = _opt(None, "calibration profile (name or JSON path) for the per-query time; "
+                                   "overrides --gate-time")
+    qlsa_epsilon: float = _opt(0.01, "QLSA error tolerance: in the query count and as the emulated solver's error")
+    readout: ReadoutName = _opt("free", "readout cost of the solution vector: free (paper) or swap-test",
+                                get_args(ReadoutName))
+    classical_model: ClassicalModelName = _opt("lu", "classical cost model: lu (R_c = C N^3, paper), cg, best",
+                                               get_args(ClassicalModelName))
+    classical_constant: float | None = _opt(None, "C in R_c = C N^3; default: saved profile or a quick fit on "
+                                            "this machine (the value used is stored in config.json)")
+    # solvers
+    quantum_solver: QuantumSolverName = _opt("emulated", "quantum solver: emulated QLSA or Qiskit circuits",
+                                             get_args(QuantumSolverName))
+    circuit_method: CircuitMethodName = _opt("hhl", "circuit solver algorithm", get_args(CircuitMethodName))
+    circuit_backend: str = _opt("statevector", "circuit solver backend")
+    # faults and output
+    max_bad_steps: int = _opt(3, "stop after this many non-finite steps in a row")
+    checkpoint_every: int = _opt(25, "write a checkpoint every this many steps (and at the end)")
+    threads: int | None = _opt(None, "torch intra-op threads (default: torch's choice)")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise UsageError naming the first invalid field."""
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise UsageError(f"{f.name}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+        _check_str(self.name, "name")
+        if "/" in self.name or self.name in (".", ".."):
+            raise UsageError(f"name: must be a plain folder name, got {self.name!r}")
+        _check_str(self.runs_dir, "runs_dir")
+        _check_int(self.seed, "seed", 0)
+        if self.data_dir is not None:
+            _check_str(self.data_dir, "data_dir")
+        if self.data == "mnist" and not self.data_dir:
+            raise UsageError("data_dir: required with data = 'mnist'")
+        _check_float(self.test_fraction, "test_fraction", 0.0, 1.0, open_low=True, open_high=True)
+        if self.train_limit is not None:
+            _check_int(self.train_limit, "train_limit", 1)
+        self.hidden_sizes()  # validates
+        _check_int(self.steps, "steps", 1)
+        _check_int(self.batch_size, "batch_size", 1)
+        _check_int(self.sgd_steps, "sgd_steps", 0)
+        _check_float(self.sgd_lr, "sgd_lr", 0.0, math.inf, open_low=True)
+        _check_float(self.momentum, "momentum", 0.0, 1.0, open_high=True)
+        _check_float(self.newton_lr, "newton_lr", 0.0, math.inf, open_low=True)
+        _check_float(self.target_accuracy, "target_accuracy", 0.0, 1.0)
+        _check_bool(self.stop_at_target, "stop_at_target")
+        _check_int(self.eval_every, "eval_every", 1)
+        _check_float(self.eps, "eps", 0.0, math.inf)
+        _check_str(self.sparsity, "sparsity")
+        _check_sparsity(self.sparsity)
+        _check_bool(self.prune_classical, "prune_classical")
+        _check_int(self.exact_kappa_max_n, "exact_kappa_max_n", 0)
+        _check_float(self.gate_time, "gate_time", 0.0, math.inf, open_low=True)
+        if self.calibration is not None:
+            _check_str(self.calibration, "calibration")
+        _check_float(self.qlsa_epsilon, "qlsa_epsilon", 0.0, 0.24, open_low=True)
+        if self.classical_constant is not None:
+            _check_float(self.classical_constant, "classical_constant", 0.0, math.inf, open_low=True)
+        _check_str(self.circuit_backend, "circuit_backend")
+        _check_int(self.max_bad_steps, "max_bad_steps", 1)
+        _check_int(self.checkpoint_every, "checkpoint_every", 1)
+        if self.threads is not None:
+            _check_int(self.threads, "threads", 1)
+
+    # ------------------------------------------------------------------ helpers
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """Parse `hidden` ("16", "32,16", "" for none) into a tuple of positive ints."""
+        if not isinstance(self.hidden, str):
+            raise UsageError(f"hidden: must be comma-separated integers, got {self.hidden!r}")
+        text = self.hidden.strip()
+        if not text:
+            return ()
+        out = []
+        for part in text.split(","):
+            try:
+                size = int(part.strip())
+            except ValueError:
+                raise UsageError(f"hidden: must be comma-separated positive integers, got {self.hidden!r}") from None
+            if size < 1:
+                raise UsageError(f"hidden: sizes must be >= 1, got {self.hidden!r}")
+            out.append(size)
+        return tuple(out)
+
+    def methods(self) -> tuple[str, ...]:
+        return METHODS if self.method == "all" else (self.method,)
+
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str = "config") -> "TrainConfig":
+        """Build from a mapping of field names (TOML keys may use '-' or '_'); unknown keys are errors."""
+        if not isinstance(data, dict):
+            raise UsageError(f"{origin}: expected a table of options")
+        names = {f.name: f for f in fields(cls)}
+        clean: dict[str, Any] = {}
+        for key, value in data.items():
+            name = str(key).replace("-", "_")
+            if name not in names:
+                raise UsageError(f"{name}: unknown option in {origin}")
+            if name in ("hidden", "sparsity") and isinstance(value, (list, tuple)):
+                value = ",".join(str(v) for v in value)
+            elif name in ("hidden", "sparsity") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            elif isinstance(value, int) and not isinstance(value, bool) and names[name].type in ("float", "float | None"):
+                value = float(value)
+            clean[name] = value
+        return cls(**clean)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
+        """Read a TOML file (keys at top level or under [train]); `overrides` win over the file."""
+        p = Path(path)
+        try:
+            raw = tomllib.loads(p.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"config: file not found: {p}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"config: {p} is not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise UsageError(f"config: cannot read {p} ({exc.strerror})") from None
+        if "train" in raw and isinstance(raw["train"], dict):
+            raw = raw["train"]
+        merged = {**raw, **overrides}
+        return cls.from_dict(merged, origin=str(p))
+
+
+def option_help(name: str) -> str:
+    for f in fields(TrainConfig):
+        if f.name == name:
+            return f.metadata.get("help", "")
+    raise KeyError(name)
+
+
+def _check_str(value: Any, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{name}: must be a non-empty string, got {value!r}")
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise UsageError(f"{name}: must be true or false, got {value!r}")
+
+
+def _check_int(value: Any, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name}: must be an integer, got {value!r}")
+    if value < low:
+        raise UsageError(f"{name}: must be >= {low}, got {value}")
+
+
+def _check_float(value: Any, name: str, low: float, high: float, *, open_low: bool = False,
+                 open_high: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{name}: must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise UsageError(f"{name}: must be finite, got {value!r}")
+    bad_low = v <= low if open_low else v < low
+    bad_high = v >= high if open_high else v > high
+    if bad_low or bad_high:
+        lo = "(" if open_low else "["
+        hi = ")" if open_high else "]"
+        raise UsageError(f"{name}: must lie in {lo}{low}, {high}{hi}, got {value}")
+
+
+def _check_sparsity(spec: str) -> None:
+    text = spec.strip()
+    if text.startswith("mass"):
+        rest = text[4:]
+        if rest == "":
+            return
+        if rest.startswith(":"):
+            head = rest[1:].split(":")[0]
+            try:
+                p = float(head)
+            except ValueError:
+                raise UsageError(f"sparsity: bad mass percentage in {spec!r}") from None
+            if not 0.0 < p <= 100.0:
+                raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
+            return
+        raise UsageError(f"sparsity: expected an integer, a fraction in (0, 1] or 'mass[:P]', got {spec!r}")
+    try:
+        d = int(text)
+    except ValueError:
+        try:
+            frac = float(text)
+        except ValueError:
+            raise UsageError(f"sparsity: expected an integer, a fraction in (0, 1] or 'mass[:P]', got {spec!r}") from None
+        if not (math.isfinite(frac) and 0.0 < frac <= 1.0):
+            raise UsageError(f"sparsity: a fraction must lie in (0, 1], got {spec!r}")
+        return
+    if d < 1:
+        raise UsageError(f"sparsity: an integer d must be >= 1, got {spec!r}")

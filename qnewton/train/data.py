@@ -1,0 +1,146 @@
+"""Data sets for training: scikit-learn's bundled 8x8 digits (default) and MNIST from IDX files.
+
+Digits: 1797 images of 64 pixels, 10 classes; a fixed stratified split (random_state 0, so the
+split never depends on the run's seed) and features standardized with the training mean and
+standard deviation (constant pixels keep scale 1).
+
+MNIST: the four IDX files of LeCun et al. (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), plain or gzip-compressed, in one folder.
+IDX format: magic = 0x00 0x00 <type code> <number of dims>, then one big-endian uint32 per
+dim, then the data in C order (type 0x08 = unsigned byte).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qnewton.errors import UsageError
+
+_IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass
+class Dataset:
+    """Standardized float64 features (rows are examples) and int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    name: str
+
+    @property
+    def num_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z = (x - mean_train) / std_train per feature; features with std 0 are only centred."""
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (x_train - mean) / std, (x_test - mean) / std
+
+
+def load_digits(test_fraction: float = 0.25, train_limit: int | None = None) -> Dataset:
+    """scikit-learn's digits with a fixed stratified split and standardized features."""
+    from sklearn.datasets import load_digits as _load
+    from sklearn.model_selection import train_test_split
+
+    bunch = _load()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=0)
+    if train_limit is not None:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    x_tr, x_te = standardize(x_tr, x_te)
+    return Dataset(x_tr, y_tr, x_te, y_te, num_classes=10, name="digits")
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (plain, or gzip if the name ends in .gz) into a numpy array."""
+    p = Path(path)
+    try:
+        raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"data_dir: file not found: {p}") from None
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"data_dir: cannot read {p} ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise UsageError(f"data_dir: {p.name} is not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_TYPES:
+        raise UsageError(f"data_dir: {p.name} has unknown IDX type code 0x{code:02x}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UsageError(f"data_dir: {p.name} is truncated (header)")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
+    dtype = _IDX_TYPES[code]
+    count = int(np.prod(dims)) if dims else 1
+    if len(raw) - header != count * dtype.itemsize:
+        raise UsageError(
+            f"data_dir: {p.name} holds {len(raw) - header} data bytes, header says {count * dtype.itemsize}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / stem.replace("-idx", ".idx")):
+        if candidate.exists():
+            return candidate
+    raise UsageError(f"data_dir: {folder} has no {stem} (or {stem}.gz)")
+
+
+def load_mnist(data_dir: str | Path, train_limit: int | None = None) -> Dataset:
+    """MNIST from the four IDX files in data_dir; pixels scaled to [0, 1], then standardized."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise UsageError(f"data_dir: not a folder: {folder}")
+    arrays = {key: read_idx(_find(folder, stem)) for key, stem in MNIST_FILES.items()}
+    xs = {}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim < 2 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise UsageError(
+                f"data_dir: {part} images {images.shape} and labels {labels.shape} do not match"
+            )
+        xs[part] = (images.reshape(images.shape[0], -1).astype(np.float64) / 255.0, labels.astype(np.int64))
+    (x_tr, y_tr), (x_te, y_te) = xs["train"], xs["test"]
+    if x_tr.shape[1] != x_te.shape[1]:
+        raise UsageError("data_dir: train and test images have different sizes")
+    if train_limit is not None:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    x_tr, x_te = standardize(x_tr, x_te)
+    num_classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
+    return Dataset(x_tr, y_tr, x_te, y_te, num_classes=max(num_classes, 2), name="mnist")
+
+
+def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float = 0.25,
+                 train_limit: int | None = None) -> Dataset:
+    if name == "digits":
+        return load_digits(test_fraction, train_limit)
+    if name == "mnist":
+        if not data_dir:
+            raise UsageError("data_dir: required with data = 'mnist'")
+        return load_mnist(data_dir, train_limit)
+    raise UsageError(f"data: must be digits or mnist, got {name!r}")
