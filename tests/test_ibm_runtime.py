@@ -1,0 +1,171 @@
+"""IBM runtime path: SamplerV2 on fake backends (offline), counts format, missing credentials."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+
+from qnewton.errors import UsageError
+from qnewton.quantum.ibm import (
+    RuntimeExecutor,
+    fake_backend_class_name,
+    make_runtime_executor,
+    parse_spec,
+)
+
+
+@pytest.fixture
+def no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No token in the environment, and the saved-account file points into an empty directory."""
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_INSTANCE"):
+        monkeypatch.delenv(var, raising=False)
+    empty = tmp_path / "empty_home"
+    empty.mkdir()
+    monkeypatch.setenv("QNEWTON_IBM_ACCOUNT_FILE", str(empty / "qiskit-ibm.json"))
+    monkeypatch.setenv("HOME", str(empty))
+    return empty
+
+
+def test_fake_backend_names() -> None:
+    assert fake_backend_class_name("fake_sherbrooke") == "FakeSherbrooke"
+    assert fake_backend_class_name("sherbrooke") == "FakeSherbrooke"
+    assert fake_backend_class_name("fake_manila") == "FakeManilaV2"
+    assert fake_backend_class_name("FakeManilaV2") == "FakeManilaV2"
+    with pytest.raises(UsageError, match="no fake backend 'fake_atlantis'"):
+        fake_backend_class_name("fake_atlantis")
+    assert parse_spec("ibm:ibm_torino") == ("ibm", "ibm_torino")
+    for bad in ("torino", "aws:x", "ibm:", "fake: "):
+        with pytest.raises(UsageError, match="backend: expected"):
+            parse_spec(bad)
+
+
+def test_fake_backend_runs_through_sampler_v2() -> None:
+    stream = io.StringIO()
+    ex = make_runtime_executor("fake:fake_manila", seed=7, stream=stream)
+    assert isinstance(ex, RuntimeExecutor)
+    assert ex.name == "fake:fake_manila" and ex.target.num_qubits == 5
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure_all()
+    one = QuantumCircuit(1)
+    one.x(0)
+    one.measure_all()
+    counts = ex.run_counts([bell, one], shots=2000)
+    assert [sum(c.values()) for c in counts] == [2000, 2000]
+    assert counts[0].get("00", 0) + counts[0].get("11", 0) > 0.85 * 2000
+    assert 0.35 < counts[0].get("00", 0) / 2000 < 0.65
+    assert counts[1].get("1", 0) > 0.9 * 2000
+    assert ex.last_job_id and all(len(k) == 2 for k in counts[0])
+    assert "DONE" in stream.getvalue() and ex.last_job_id in stream.getvalue()
+    # same seed, same counts (local mode is deterministic)
+    again = make_runtime_executor("fake:fake_manila", seed=7, progress=False).run_counts([bell], shots=2000)
+    assert again[0] == counts[0]
+
+
+def test_counts_format_matches_aer_with_several_registers() -> None:
+    from qiskit_aer import AerSimulator
+
+    q = QuantumRegister(3)
+    a, b = ClassicalRegister(2, "a"), ClassicalRegister(1, "b")
+    qc = QuantumCircuit(q, a, b)
+    qc.x(0)
+    qc.x(2)
+    qc.measure(0, a[0])
+    qc.measure(1, a[1])
+    qc.measure(2, b[0])
+    aer_key = next(iter(AerSimulator().run(qc, shots=10).result().get_counts()))
+    counts = make_runtime_executor("fake:fake_manila", seed=3, progress=False, mode="session").run_counts([qc], shots=1000)[0]
+    assert aer_key == "1 01"
+    assert max(counts, key=counts.get) == aer_key
+    assert all(len(k.split(" ")) == 2 for k in counts)
+
+
+def test_runtime_executor_validation() -> None:
+    ex = make_runtime_executor("fake:fake_manila", progress=False)
+    with pytest.raises(UsageError, match="shots"):
+        ex.run_counts([QuantumCircuit(1, 1)], shots=0)
+    no_measure = QuantumCircuit(1)
+    with pytest.raises(UsageError, match="no measurements"):
+        ex.run_counts([no_measure], shots=10)
+    big = QuantumCircuit(8, 8)
+    big.measure(range(8), range(8))
+    with pytest.raises(UsageError, match="needs 8 qubits, backend fake:fake_manila has 5"):
+        ex.run_counts([big], shots=10)
+    with pytest.raises(UsageError, match="mode"):
+        make_runtime_executor("fake:fake_manila", mode="dedicated")  # type: ignore[arg-type]
+
+
+def test_backends_module_delegates_fake_specs() -> None:
+    from qnewton.quantum.backends import make_executor
+
+    ex = make_executor("fake:fake_manila", seed=1)
+    assert isinstance(ex, RuntimeExecutor) and ex.target is not None
+
+
+def test_missing_credentials_is_one_clear_line(no_credentials: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError) as err:
+        make_runtime_executor("ibm:ibm_sherbrooke")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "credentials not found" in msg and "QISKIT_IBM_TOKEN" in msg
+    assert str(no_credentials / "qiskit-ibm.json") in msg
+
+    from qnewton.cli import main
+
+    for argv in (
+        ["calibration", "export", "--backend", "ibm:ibm_sherbrooke"],
+        ["circuit", "solve", "A.npy", "b.npy", "--backend", "ibm:ibm_sherbrooke"],
+    ):
+        capsys.readouterr()
+        if argv[0] == "circuit":
+            d = no_credentials
+            np.save(d / "A.npy", np.array([[2.0, 0.5], [0.5, 1.0]]))
+            np.save(d / "b.npy", np.array([1.0, 0.5]))
+            argv = argv[:2] + [str(d / "A.npy"), str(d / "b.npy")] + argv[4:]
+        assert main(argv) == 2
+        err_text = capsys.readouterr().err
+        assert "Traceback" not in err_text
+        assert err_text.count("\n") == 1 and "credentials not found" in err_text
+
+
+def test_empty_saved_account_file_counts_as_missing(no_credentials: Path) -> None:
+    (no_credentials / "qiskit-ibm.json").write_text("{}")
+    with pytest.raises(UsageError, match="credentials not found"):
+        make_runtime_executor("ibm:ibm_brisbane")
+
+
+def test_circuit_solve_on_fake_backend_matches_statevector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: `qnewton circuit solve --backend fake:fake_manila` (SamplerV2 path) vs statevector.
+
+    The noisy device keeps the solution's direction; the norm recovered from the post-selection
+    rate is biased by noise (depolarization pushes the ancilla towards 50/50), so the direction
+    is what is compared, as fidelity and as normalized-vector distance.
+    """
+    from qnewton.cli import main
+
+    A = np.array([[2.0, 0.5], [0.5, 1.0]])
+    b = np.array([1.0, 0.5])
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", b)
+    results = {}
+    for backend in ("statevector", "fake:fake_manila"):
+        capsys.readouterr()
+        rc = main(["circuit", "solve", str(tmp_path / "A.npy"), str(tmp_path / "b.npy"), "--method", "qsvt",
+                   "--backend", backend, "--seed", "5", "--json", "--no-resources"])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        results[backend] = json.loads(out.out)
+    sv, fk = results["statevector"], results["fake:fake_manila"]
+    assert fk["backend"] == "fake:fake_manila" and fk["shots"] > 0
+    x_sv, x_fk = np.array(sv["solution"]), np.array(fk["solution"])
+    x_true = np.linalg.solve(A, b)
+    assert np.linalg.norm(x_sv - x_true) / np.linalg.norm(x_true) < 0.02
+    u_sv, u_fk = x_sv / np.linalg.norm(x_sv), x_fk / np.linalg.norm(x_fk)
+    assert np.linalg.norm(u_fk - u_sv) < 0.15
+    assert fk["fidelity"] > 0.97
