@@ -68,3 +68,18 @@ def test_hhl_too_few_clock_bits_is_worse(rng):
 def test_hhl_rejects_singular():
     with pytest.raises(UsageError, match="singular"):
         build_hhl(np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([1.0, 0.0]))
+
+
+def test_bounds_from_kappa_estimate(rng):
+    from qnewton.quantum.spectrum import SpectrumBounds
+
+    A = random_spd(rng, 4, 5.0)
+    b = rng.standard_normal(4)
+    x = np.linalg.solve(A, b)
+    # an over-estimate of kappa (as the det/trace bound gives) still works, with a larger clock
+    loose = SpectrumBounds.from_kappa(A, 40.0)
+    sc = build_hhl(A, b, bounds=loose)
+    assert sc.details["clock_qubits"] > build_hhl(A, b).details["clock_qubits"]
+    assert fidelity(exact_readout(sc).x, x) >= 0.99
+    with pytest.raises(UsageError, match="kappa"):
+        SpectrumBounds.from_kappa(A, float("inf"))

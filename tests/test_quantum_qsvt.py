@@ -65,3 +65,14 @@ def test_qsvt_indefinite(rng):
     x = np.linalg.solve(A, b)
     assert fidelity(r.x, x) >= 0.99
     assert np.linalg.norm(r.x - x) <= 0.05 * np.linalg.norm(x)
+
+
+def test_phase_solver_large_degree_and_degree_cap():
+    from qnewton.errors import UsageError
+
+    p = inverse_polynomial(100.0)
+    assert 500 < p.degree < 1000
+    xs = np.linspace(-1, 1, 2001)
+    np.testing.assert_allclose(reflection_response(reflection_phases(p.coeffs), xs).real, p(xs), atol=1e-9)
+    with pytest.raises(UsageError, match="degree"):
+        inverse_polynomial(2000.0)

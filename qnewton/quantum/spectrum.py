@@ -33,6 +33,20 @@ class SpectrumBounds:
     def kappa(self) -> float:
         return self.lambda_max_abs / self.lambda_min_abs
 
+    @classmethod
+    def from_kappa(cls, A: np.ndarray, kappa: float, signed: bool = False) -> "SpectrumBounds":
+        """Bounds from a condition-number estimate: lambda_max_abs = ||A||_2, lambda_min_abs = ||A||_2 / kappa.
+
+        An over-estimate of kappa is safe (more clock bits or a longer polynomial); an
+        under-estimate clips the smallest eigenvalues and lowers the fidelity.
+        """
+        if not (np.isfinite(kappa) and kappa >= 1):
+            raise UsageError(f"kappa: must be finite and >= 1, got {kappa!r}")
+        norm = float(np.linalg.norm(np.asarray(A, dtype=np.float64), 2))
+        if norm == 0:
+            raise UsageError("A: is the zero matrix")
+        return cls(norm / float(kappa), norm, bool(signed))
+
 
 def exact_bounds(A: np.ndarray, *, singular_rtol: float = 1e-12) -> SpectrumBounds:
     """Exact bounds from eigvalsh; raises UsageError for a (numerically) singular A."""
