@@ -58,7 +58,7 @@ def aggregate_rows(rows: Rows, keys: Sequence[str], seed_column: str = "seed") -
                 else:
                     summary[f"{c}_mean"] = summary[f"{c}_std"] = None
                     summary[f"{c}_min"] = summary[f"{c}_max"] = None
-                if finite.size != len(values):
+                if finite.size != len(values) and not all(v is None for v in values):
                     summary[f"{c}_count"] = int(finite.size)
             else:
                 distinct = []

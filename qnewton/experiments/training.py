@@ -1,0 +1,153 @@
+"""Training runs for the experiments: one place that turns experiment parameters into a
+`qnewton.train.config.TrainConfig` and calls helper D's `run_training`.
+
+`TrainingParams` holds the training options the DNN experiments share; the defaults are the
+trainer's (digits data, 64-16-10 MLP, eps = 1.0 as in paper Sec. V-B, the 50 % mass rule for
+the oracle sparsity, the determinant/trace kappa bound, gate time from a calibration profile).
+Its `__post_init__` builds a trial TrainConfig, so an invalid value is reported with the
+trainer's own one-line message.
+
+The classical constant C of R_c = C N^3 (paper Sec. IV-C) is resolved once per experiment run
+(`classical_constant = 0` means: the saved profile of this machine, or a quick fit, as the
+trainer does) and then shared by every training run of the experiment, so that all methods and
+variants are scheduled against the same C.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from qnewton.errors import UsageError
+from qnewton.experiments.spec import RunContext
+
+#: TrainConfig fields that TrainingParams passes through unchanged.
+PASS_THROUGH = ("hidden", "steps", "batch_size", "sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "blocks",
+                "kappa_method", "target_accuracy", "eval_every", "qlsa_epsilon", "classical_model")
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Training options shared by the DNN experiments (see `qnewton train --help` for each).
+
+    classical_constant: C in R_c = C N^3; 0 = this machine's saved profile or a quick fit.
+    train_limit: use only the first N training examples; 0 = all.
+    threads: torch intra-op threads; 0 = torch's choice.
+    """
+
+    hidden: str = "16"
+    steps: int = 300
+    batch_size: int = 256
+    sgd_steps: int = 40
+    sgd_lr: float = 0.1
+    newton_lr: float = 1.0
+    eps: float = 1.0
+    sparsity: str = "mass:50"
+    blocks: Literal["full", "layer", "tensor"] = "layer"
+    kappa_method: Literal["bound", "lanczos", "exact"] = "bound"
+    target_accuracy: float = 0.95
+    eval_every: int = 5
+    qlsa_epsilon: float = 0.01
+    classical_model: Literal["lu", "cg", "best"] = "lu"
+    classical_constant: float = 0.0
+    train_limit: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.classical_constant < 0:
+            raise UsageError(f"classical_constant: must be >= 0 (0 = fit on this machine), got {self.classical_constant}")
+        if self.train_limit < 0:
+            raise UsageError(f"train_limit: must be >= 0 (0 = all), got {self.train_limit}")
+        if self.threads < 0:
+            raise UsageError(f"threads: must be >= 0 (0 = torch's choice), got {self.threads}")
+        base_config(self)  # the trainer validates the rest
+
+
+def base_config(p: TrainingParams, **overrides: Any) -> Any:
+    """A TrainConfig from the shared parameters plus `overrides` (TrainConfig field names)."""
+    from qnewton.train.config import TrainConfig
+
+    values: dict[str, Any] = {k: getattr(p, k) for k in PASS_THROUGH}
+    values["classical_constant"] = p.classical_constant or None
+    values["train_limit"] = p.train_limit or None
+    values["threads"] = p.threads or None
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def classical_constant(p: TrainingParams, ctx: RunContext) -> float:
+    """C for R_c = C N^3: the given one, else resolved once per experiment run (cached in ctx)."""
+    if p.classical_constant > 0:
+        return float(p.classical_constant)
+    if "classical_constant" not in ctx.extra:
+        from qnewton.costs.classical import classical_cost_model
+
+        model = classical_cost_model("lu")
+        ctx.extra["classical_constant"] = float(model.constant)
+        ctx.log(f"  classical constant C = {model.constant:.3e} s / N^3 ({getattr(model, 'source', 'profile or fit')})")
+    return float(ctx.extra["classical_constant"])
+
+
+def train(p: TrainingParams, seed: int, ctx: RunContext, *, name: str, method: str, **overrides: Any) -> tuple[dict[str, Any], Path]:
+    """Run `method` ("all", "sgd", "classical", "quantum", "qnewton") and return (report, run dir).
+
+    The run folder is ``<work_dir>/<name>-seed<seed>``; data is digits unless ctx.data_dir is set.
+    """
+    from qnewton.train.runner import run_training
+
+    if ctx.work_dir is None:
+        raise ValueError("RunContext.work_dir is required for training experiments")
+    run_name = f"{name}-seed{seed}"
+    data = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": "digits"}
+    needs_c = method != "sgd" and overrides.get("classical_model", p.classical_model) == "lu"
+    extra = {"classical_constant": classical_constant(p, ctx)} if needs_c else {}
+    config = base_config(p, name=run_name, runs_dir=str(ctx.work_dir), method=method, seed=seed,
+                         checkpoint_every=max(p.steps, 1), **data, **{**extra, **overrides})
+    run_dir = ctx.work_dir / run_name
+    report = run_training(config, run_dir=run_dir, quiet=True)
+    return report, run_dir
+
+
+def time_model(profile: str) -> dict[str, Any]:
+    """TrainConfig overrides for a per-query time: "gate:SECONDS" (the paper's t_g model) or a
+    calibration profile name/path (e.g. "attosecond" = 1e-18 s, "ibm_sherbrooke")."""
+    if profile.startswith("gate:"):
+        try:
+            seconds = float(profile[5:])
+        except ValueError:
+            raise UsageError(f"profile: expected gate:SECONDS, got {profile!r}") from None
+        return {"gate_time": seconds, "calibration": None}
+    return {"calibration": profile}
+
+
+def check_profiles(profiles: tuple[str, ...], field: str) -> None:
+    """Every entry is gate:SECONDS (positive) or a calibration profile that exists."""
+    from qnewton.costs.calibration import resolve_profile_path
+
+    if not profiles:
+        raise UsageError(f"{field}: list at least one profile")
+    for prof in profiles:
+        if prof.startswith("gate:"):
+            seconds = time_model(prof)["gate_time"]
+            if not seconds > 0:
+                raise UsageError(f"{field}: gate time must be > 0 seconds, got {prof!r}")
+        else:
+            try:
+                resolve_profile_path(prof)
+            except UsageError as exc:
+                raise UsageError(f"{field}: {exc}") from None
+
+
+def ledger_rows(run_dir: Path, method: str) -> list[dict[str, Any]]:
+    """The ledger of one method of a training run (one dict per step)."""
+    path = run_dir / method / "ledger.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def as_float(value: Any) -> float:
+    """Ledger numbers may be the strings "inf"/"nan" (strict JSON); None becomes NaN."""
+    if value is None:
+        return float("nan")
+    return float(value)
