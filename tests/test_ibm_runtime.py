@@ -169,3 +169,54 @@ def test_circuit_solve_on_fake_backend_matches_statevector(tmp_path: Path, capsy
     u_sv, u_fk = x_sv / np.linalg.norm(x_sv), x_fk / np.linalg.norm(x_fk)
     assert np.linalg.norm(u_fk - u_sv) < 0.15
     assert fk["fidelity"] > 0.97
+
+
+class _StubService:
+    """Stands in for QiskitRuntimeService: hands out a fake backend as if it were live."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def backend(self, name: str):
+        from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+        self.asked.append(name)
+        if name != "ibm_manila":
+            raise KeyError(f"no backend {name}\nsecond line")
+        return FakeManilaV2()
+
+
+def test_live_path_with_a_stub_service(capsys: pytest.CaptureFixture[str]) -> None:
+    from qnewton.quantum.ibm import export_profile
+
+    svc = _StubService()
+    stream = io.StringIO()
+    ex = make_runtime_executor("ibm:ibm_manila", service=svc, seed=2, poll_seconds=0.01, stream=stream)
+    assert ex.device == "QPU" and svc.asked == ["ibm_manila"]
+    qc = QuantumCircuit(1)
+    qc.x(0)
+    qc.measure_all()
+    counts = ex.run_counts([qc], shots=500)[0]
+    assert sum(counts.values()) == 500 and counts.get("1", 0) > 450
+    assert "[ibm:ibm_manila] job" in stream.getvalue() and "DONE" in stream.getvalue()
+    data = export_profile("ibm:ibm_manila", service=svc)
+    assert data["num_qubits"] == 5 and "QiskitRuntimeService().backend('fake_manila')" in data["source"]
+    with pytest.raises(UsageError) as err:
+        make_runtime_executor("ibm:ibm_nowhere", service=svc)
+    assert "no backend 'ibm_nowhere'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_token_without_network_is_one_line(monkeypatch: pytest.MonkeyPatch, no_credentials: Path) -> None:
+    import qiskit_ibm_runtime
+
+    class Unreachable:
+        def __init__(self, **kwargs) -> None:
+            assert kwargs["token"] == "abc" and kwargs["channel"] == "ibm_quantum_platform"
+            raise ConnectionError("HTTPSConnectionPool(host='quantum.cloud.ibm.com'): Max retries exceeded\ndetails")
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", Unreachable)
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "abc")
+    with pytest.raises(UsageError) as err:
+        make_runtime_executor("ibm:ibm_sherbrooke")
+    msg = str(err.value)
+    assert msg.startswith("cannot connect to IBM Quantum (ConnectionError: HTTPSConnectionPool") and "\n" not in msg

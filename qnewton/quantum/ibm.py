@@ -310,6 +310,7 @@ def make_runtime_executor(
     service: Any = None,
     progress: bool = True,
     optimization_level: int = 1,
+    poll_seconds: float = 5.0,
     timeout_seconds: float | None = None,
     stream: TextIO | None = None,
 ) -> RuntimeExecutor:
@@ -327,6 +328,7 @@ def make_runtime_executor(
         seed=seed,
         optimization_level=optimization_level,
         progress=progress,
+        poll_seconds=poll_seconds,
         timeout_seconds=timeout_seconds,
         stream=stream,
     )
