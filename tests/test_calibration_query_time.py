@@ -131,3 +131,20 @@ def test_query_time_model_for_the_device_profile() -> None:
     assert isinstance(m, CalibratedQueryTimeModel) and isinstance(m, QueryTimeModel)
     assert m.label == "calibrated:ibm_sherbrooke"
     assert m.seconds_per_query(4, 2) > 1e-6  # micro-seconds, twelve orders above the attosecond model
+
+
+def test_small_device_clips_fit_sizes(tmp_path) -> None:
+    """A 5-qubit device holds queries up to N' = 16; larger N is extrapolated from 8 and 16."""
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    from qnewton.costs.calibration import validate_profile
+    from qnewton.costs.calibration_export import profile_from_backend
+
+    manila = validate_profile(profile_from_backend(FakeManilaV2(), source="test"), origin="manila")
+    m = CalibratedQueryTimeModel(manila)
+    assert m.fit_sizes == (8, 16)
+    assert m.estimate(16, 10).source == "transpiled" and m.estimate(64, 10).source == "extrapolated"
+    ratio = m.seconds_per_query(64, 10) / m.seconds_per_query(16, 10)
+    assert 8 < ratio < 32  # two more qubits: about 4^2
+    with pytest.raises(UsageError, match="fits on ibmq_manila"):
+        CalibratedQueryTimeModel(manila, fit_sizes=(16, 32, 64))

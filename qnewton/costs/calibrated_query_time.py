@@ -321,8 +321,14 @@ class CalibratedQueryTimeModel:
         for s in sizes:
             if s < 2 or s != padded_size(s) or s > MAX_TRANSPILE_SIZE:
                 raise UsageError(f"fit_sizes: each size must be a power of two in [2, {MAX_TRANSPILE_SIZE}], got {s}")
-        if len(set(sizes)) < 2:
-            raise UsageError(f"fit_sizes: need at least two distinct sizes, got {fit_sizes!r}")
+        # a query on N' needs log2 N' + 1 qubits: keep the sizes the device can hold
+        usable = sorted({s for s in sizes if int(math.log2(s)) + 1 <= profile.num_qubits})
+        if len(usable) < 2:
+            raise UsageError(
+                f"fit_sizes: need at least two distinct sizes whose query fits on {profile.name} "
+                f"({profile.num_qubits} qubits), got {fit_sizes!r}"
+            )
+        sizes = tuple(usable)
         if growth not in GROWTH_MODELS:
             raise UsageError(f"growth: must be one of {', '.join(GROWTH_MODELS)}, got {growth!r}")
         if optimization_level not in (0, 1, 2, 3):
