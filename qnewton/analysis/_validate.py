@@ -1,0 +1,53 @@
+"""Shared input checks for the analysis functions (one-line `UsageError`s naming the field)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qnewton.errors import UsageError
+
+#: Relative tolerance under which a matrix counts as symmetric: max|A - A^T| <= tol * max|A|.
+SYMMETRY_RTOL = 1e-10
+
+
+def as_square_float64(A: object, name: str = "A") -> np.ndarray:
+    """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`."""
+    try:
+        arr = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{name}: cannot be read as a float64 matrix ({exc})") from None
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise UsageError(f"{name}: must be a square matrix, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise UsageError(f"{name}: must not be empty")
+    if not (np.isfinite(arr.max()) and np.isfinite(arr.min())):  # NaN propagates through max/min
+        raise UsageError(f"{name}: contains NaN or infinite entries")
+    return arr
+
+
+def symmetry_defect(A: np.ndarray, tile: int = 512) -> float:
+    """max|A - A^T| / max|A| (0 for the zero matrix), compared tile by tile over the upper
+    triangle so that the transposes stay in cache and memory stays bounded."""
+    n = A.shape[0]
+    scale = max(abs(float(A.max())), abs(float(A.min()))) if A.size else 0.0
+    if scale == 0.0:
+        return 0.0
+    worst = 0.0
+    for i0 in range(0, n, tile):
+        i1 = min(n, i0 + tile)
+        for j0 in range(i0, n, tile):
+            j1 = min(n, j0 + tile)
+            diff = np.max(np.abs(A[i0:i1, j0:j1] - A[j0:j1, i0:i1].T))
+            if diff > worst:
+                worst = float(diff)
+    return worst / scale
+
+
+def is_symmetric(A: np.ndarray, rtol: float = SYMMETRY_RTOL) -> bool:
+    return symmetry_defect(A) <= rtol
+
+
+def require_symmetric(A: np.ndarray, name: str = "A", rtol: float = SYMMETRY_RTOL) -> None:
+    defect = symmetry_defect(A)
+    if defect > rtol:
+        raise UsageError(f"{name}: must be symmetric (max|A - A^T| / max|A| = {defect:.3g} > {rtol:g})")
