@@ -69,6 +69,7 @@ def config_path(name_or_path: str | os.PathLike[str]) -> Path:
         if not path.is_file():
             raise UsageError(f"config: file not found: {text}")
         return path
+    get_experiment(text)  # unknown names fail here, listing the known ones
     path = experiments_dir() / f"{text}.toml"
     if not path.is_file():
         raise UsageError(f"config: no file {path} for experiment {text!r}")

@@ -1,0 +1,94 @@
+"""Experiments end to end on tiny budgets: files written, numbers that matter, same seed -> same numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from qnewton.cli import main
+from qnewton.experiments.config import load_config
+from qnewton.experiments.runner import run_experiment
+
+TINY_TABLE2 = """
+name = "table2-kappa-time"
+seeds = 2
+[params]
+sizes = [8, 24]
+kappas = [10.0, 1000.0]
+estimators = ["bound", "lanczos", "exact"]
+repeats = 1
+"""
+
+
+def _cfg(tmp_path: Path, text: str, name: str = "cfg.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _not_measured(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if not k.startswith("measured_")} for r in rows]
+
+
+def test_table2_end_to_end_writes_every_file_and_right_numbers(tmp_path: Path) -> None:
+    cfg = load_config(_cfg(tmp_path, TINY_TABLE2))
+    outcome = run_experiment(cfg, out=tmp_path / "results")
+    folder = tmp_path / "results" / "table2-kappa-time"
+    assert outcome.directory == folder
+    names = sorted(p.name for p in folder.iterdir())
+    for expected in ("README.md", "results.json", "table2.csv", "table2.md", "table2.raw.csv", "kappa_accuracy.csv",
+                     "kappa_accuracy.raw.csv", "kappa_accuracy.md", "table2-kappa-time.png"):
+        assert expected in names
+    assert all(p.exists() for p in outcome.files)
+    assert (folder / "table2-kappa-time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((folder / "results.json").read_text())
+    assert data["seeds"] == [0, 1] and data["quick"] is False and data["dataset"] == "digits"
+    acc = {(r["n"], r["kappa_true"], r["estimator"]): r for r in data["tables"]["kappa_accuracy"]["summary"]}
+    assert len(acc) == 2 * 2 * 3
+    for (n, kappa, method), row in acc.items():
+        assert row["n_seeds"] == 2
+        assert row["kappa_true"] == pytest.approx(kappa, rel=1e-9)
+        if method == "exact":
+            assert abs(row["log10_estimate_over_true_mean"]) < 1e-8
+        if method == "lanczos":
+            assert abs(row["log10_estimate_over_true_mean"]) < 0.05
+        if method == "bound":  # an upper bound, loose and growing with N
+            assert row["log10_estimate_over_true_min"] >= -1e-9
+    assert acc[(24, 1000.0, "bound")]["log10_estimate_over_true_mean"] > acc[(8, 1000.0, "bound")]["log10_estimate_over_true_mean"] > 0.5
+    with (folder / "table2.raw.csv").open() as fh:
+        raw = list(csv.DictReader(fh))
+    assert len(raw) == 2 * 2 * 3 and {r["seed"] for r in raw} == {"0", "1"}
+    assert all(float(r["measured_ms"]) > 0 for r in raw)
+    assert "| 24 | exact |" in (folder / "table2.md").read_text()
+
+
+def test_same_seed_gives_same_numbers_and_other_seed_does_not(tmp_path: Path) -> None:
+    path = _cfg(tmp_path, TINY_TABLE2.replace("seeds = 2", "seeds = 1").replace('"bound", "lanczos", "exact"', '"bound", "exact"'))
+    a = run_experiment(load_config(path), out=tmp_path / "a")
+    b = run_experiment(load_config(path), out=tmp_path / "b")
+    rows_a, rows_b = a.raw["kappa_accuracy"], b.raw["kappa_accuracy"]
+    assert _not_measured(rows_a) == _not_measured(rows_b)
+    shifted = run_experiment(load_config(path, seeds=1), out=tmp_path / "c")
+    assert _not_measured(shifted.raw["kappa_accuracy"]) == _not_measured(rows_a)
+    other = _cfg(tmp_path, TINY_TABLE2.replace("seeds = 2", "seeds = 1\nbase_seed = 7").replace('"bound", "lanczos", "exact"', '"bound"'),
+                 "other.toml")
+    c = run_experiment(load_config(other), out=tmp_path / "d")
+    bound_a = [r["log10_kappa_estimate"] for r in rows_a if r["estimator"] == "bound"]
+    bound_c = [r["log10_kappa_estimate"] for r in c.raw["kappa_accuracy"]]
+    assert bound_a != bound_c  # a different seed draws different test matrices
+    assert all(math.isfinite(x) for x in bound_c)
+
+
+def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _cfg(tmp_path, TINY_TABLE2.replace("seeds = 2", "seeds = 1"))
+    code = main(["experiment", "run", "table2-kappa-time", "--config", str(path), "--out", str(tmp_path / "r"), "--seeds", "1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"table2-kappa-time: wrote {tmp_path / 'r' / 'table2-kappa-time'}/" in out
+    assert str(tmp_path / "r" / "table2-kappa-time" / "results.json") in out
+    assert main(["experiment", "run", "fig5-cost-scaling", "--config", str(path)]) == 2
+    assert "file is for 'table2-kappa-time'" in capsys.readouterr().err
