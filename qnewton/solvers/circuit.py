@@ -11,7 +11,10 @@
    from computational-basis counts, relative signs from SWAP (or Bell-basis) tests, the global sign
    from b^T x > 0 (positive definite) or the residual (indefinite);
 4. optionally transpiles to ibm_sherbrooke for ECR count, depth and the MODELED device time
-   shots x (one-shot duration + repetition delay).
+   shots x (one-shot duration + repetition delay), with shots = all shots of the counts readout
+   (for exact readout: `shots` x N', the 1 + (N' - 1) circuits a device would need);
+   `estimated_device_seconds_one_circuit_modeled` is one solver circuit x `shots`, the closest
+   thing to the paper's free readout.
 
 `info` holds method, qubits, shots, post-selection rate, fidelity and relative error against the
 classical (numpy) solution, ECR count, depth, modeled device seconds, and MEASURED build / transpile /
@@ -228,8 +231,11 @@ class CircuitSolver:
             from qnewton.quantum.resources import circuit_resources, device_seconds, rep_delay_seconds
 
             res = circuit_resources(sc.measured())
-            shots_model = shots_used if shots_used else self.shots
-            modeled_device = device_seconds(res.duration_seconds, shots_model, rep_delay_seconds())
+            # exact readout models the counts readout a device would need: 1 + (N' - 1) circuits
+            shots_model = shots_used if shots_used else self.shots * padded_size(n)
+            delay = rep_delay_seconds()
+            modeled_device = device_seconds(res.duration_seconds, shots_model, delay)
+            info["estimated_device_seconds_one_circuit_modeled"] = device_seconds(res.duration_seconds, self.shots, delay)
             info.update(
                 {
                     "ecr_count": res.ecr_count,
