@@ -35,3 +35,26 @@ def test_signs_recovered_spd_and_indefinite(rng, build, test):
         assert np.all(np.sign(est.x[big]) == np.sign(x[big]))
         assert fidelity(est.x, x) >= 0.98
         assert np.linalg.norm(est.x - x) <= 0.15 * np.linalg.norm(x)
+
+
+def test_precision_tops_up_shots(rng):
+    A = random_spd(rng, 4, 5.0)
+    b = rng.standard_normal(4)
+    inner = make_executor("shots", seed=3)
+    calls = []
+
+    class Recording:
+        name, target = "rec", None
+
+        def run_counts(self, circuits, shots):
+            calls.append(shots)
+            return inner.run_counts(circuits, shots)
+
+    sc = build_qsvt(A, b)
+    est = estimate_solution(sc, Recording(), 1000, b=b, precision=0.02)
+    assert calls[0] == 1000
+    # top-up so that the basis circuit has about 1 / (0.02^2 p) shots in all
+    assert calls[0] + calls[1] == pytest.approx(1 / (0.02**2 * est.success_probability), rel=0.3)
+    assert est.total_shots == sum(calls)
+    x = np.linalg.solve(A, b)
+    assert np.linalg.norm(est.x - x) <= 0.1 * np.linalg.norm(x)

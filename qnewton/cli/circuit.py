@@ -88,6 +88,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         solver = CircuitSolver(
             args.method, args.backend, device=args.device, shots=args.shots or 4096,
             max_size=args.max_size, seed=args.seed, estimate_resources=not args.no_resources,
+            precision=args.precision,
         )
     for w in caught:
         print(f"qnewton circuit: warning: {w.message}", file=sys.stderr)
@@ -193,6 +194,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--backend", default="statevector", help="statevector | shots | noisy-sherbrooke | fake:NAME | ibm:NAME")
     s.add_argument("--device", default="CPU", type=str.upper, choices=("CPU", "GPU"))
     s.add_argument("--shots", type=_positive_int, default=None, help="shots per circuit (default 4096; not used by exact statevector readout)")
+    s.add_argument("--precision", type=float, default=None,
+                   help="target standard deviation of the measured probabilities: tops the basis circuit up to 1/(precision^2 p) shots")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--no-resources", action="store_true", help="skip transpiling to ibm_sherbrooke")
     s.add_argument("--json", action="store_true", help="print one JSON object")

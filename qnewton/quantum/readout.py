@@ -85,6 +85,7 @@ def estimate_solution(
     threshold: float | None = None,
     sign_sigmas: float = 4.0,
     max_shots: int = 200_000,
+    precision: float | None = None,
 ) -> SolutionEstimate:
     """Estimate x from counts only (see module docstring). `b` is the (unpadded) right-hand side;
     `A` is needed for global_sign="residual".
@@ -92,15 +93,29 @@ def estimate_solution(
     Shots: `shots` for the computational-basis circuit; each sign circuit gets
     max(shots, shots_for_precision(sqrt(q_r q_i) / sign_sigmas, o, p)) shots (capped at max_shots), so
     the two candidate overlaps (q_r + q_i)/2 +- sqrt(q_r q_i) are sign_sigmas standard deviations
-    from the decision point."""
+    from the decision point. With `precision` = delta, the basis circuit is topped up after the
+    first `shots` to S = 1 / (delta^2 p_hat) shots in all (capped at max_shots), so every q_i has
+    standard deviation <= delta / 2 among the S p_hat post-selected shots."""
     if global_sign not in ("spd", "residual"):
         raise UsageError(f"global_sign: must be 'spd' or 'residual', got {global_sign!r}")
     if global_sign == "residual" and A is None:
         raise UsageError("A: needed for global_sign='residual'")
-    counts = executor.run_counts([sc.measured()], shots)[0]
+    measured = sc.measured()
+    counts = executor.run_counts([measured], shots)[0]
     p, q, good = distribution_from_counts(sc, counts)
     if good == 0:
         raise UsageError(f"shots: none of {shots} shots passed post-selection; raise --shots")
+    basis_shots = int(shots)
+    if precision is not None:
+        if not (0 < precision < 1):
+            raise UsageError(f"precision: must be in (0, 1), got {precision!r}")
+        need = min(shots_for_precision(precision, 0.0, p), max_shots)
+        if need > basis_shots:
+            extra = executor.run_counts([measured], need - basis_shots)[0]
+            for key, c in extra.items():
+                counts[key] = counts.get(key, 0) + c
+            basis_shots = need
+            p, q, good = distribution_from_counts(sc, counts)
     size = q.size
     norm = sc.norm_factor * math.sqrt(p)
     mags = norm * np.sqrt(q)
@@ -110,7 +125,7 @@ def estimate_solution(
     overlaps: dict[int, float] = {}
     circuits = [1]
     todo = [i for i in range(size) if i != r and q[i] > thr]
-    total_shots = int(shots)
+    total_shots = basis_shots
     for i in todo:
         ref = np.zeros(size)
         ref[r] = ref[i] = 1 / math.sqrt(2)

@@ -120,6 +120,7 @@ class CircuitSolver:
         readout: Readout = "auto",
         overlap_test: Literal["swap", "bell"] = "swap",
         estimate_resources: bool = True,
+        precision: float | None = None,
         executor: Any = None,
     ) -> None:
         if method not in METHODS:
@@ -136,6 +137,9 @@ class CircuitSolver:
             raise UsageError(f"target_fidelity: must be in (0, 1), got {target_fidelity!r}")
         if not (0 < epsilon < 1):
             raise UsageError(f"epsilon: must be in (0, 1), got {epsilon!r}")
+        if precision is not None and not (0 < precision < 1):
+            raise UsageError(f"precision: must be in (0, 1), got {precision!r}")
+        self.precision = precision
         self.method: CircuitMethod = method
         self.backend = backend
         self.shots = int(shots)
@@ -199,7 +203,7 @@ class CircuitSolver:
         else:
             est = estimate_solution(
                 sc, self.executor, self.shots, b=v, A=M, test=self.overlap_test,
-                global_sign="residual" if bounds.signed else "spd",
+                global_sign="residual" if bounds.signed else "spd", precision=self.precision,
             )
             x, p, shots_used, circuits, sign_rule = est.x, est.success_probability, est.total_shots, est.circuits, est.global_sign_rule
         sim_s = time.perf_counter() - t0
