@@ -1,7 +1,7 @@
 """`qnewton circuit solve|draw|export`: build, simulate, draw and export the HHL / QSVT circuits.
 
     qnewton circuit solve A.npy b.npy --method hhl|qsvt --backend statevector|shots|noisy-sherbrooke
-                          [--device GPU] [--shots N] [--seed S] [--max-size 16] [--json]
+                          [--device GPU] [--shots N] [--precision D] [--seed S] [--max-size 16] [--json]
     qnewton circuit draw A.npy b.npy --method hhl|qsvt|block-encoding [--decompose K]
     qnewton circuit export A.npy b.npy --method hhl|qsvt|block-encoding --qasm3 OUT
     qnewton circuit export --reference DIR      (regenerate circuits/: .qasm files + manifest.json)
