@@ -14,7 +14,9 @@ sqrt((1 + x) / (1 - x)) = (1 + x) / sqrt(t), so log kappa = log1p(x) - log(t) / 
 t = 1 - y^2 = exp(n log(n / tr A) + log det A), (1 + y) / (1 - y) = (1 + y)^2 / t, so
 log kappa = 2 log1p(y) - log t. x = sqrt(-expm1(log t)). Nothing under- or overflows at
 N = 10^4; the value itself is inf when log kappa > log(float max), the log stays finite. The
-result is rounded up by a relative 8 n u (u = 2^-52) so rounding never puts it below the truth. The
+computed log t is lowered by its rounding-error allowance 16 u (|n log(n / tr)| + |log det| + n),
+u = 2^-52, so rounding never puts the result below the truth (at n = 2 this moves it by
+~1e-14 relative, more only when kappa is within ~1e-7 of 1). The
 bound equals kappa at n = 2 and loosens like e^{cn} with n: see `log_value` and the benchmark.
 
 Singular or indefinite matrices give value = inf with a reason (never NaN): a singular matrix
@@ -99,17 +101,30 @@ def _infinite(method: str, reason: str, **details: Any) -> KappaEstimate:
 # ----------------------------------------------------------------------------- bound
 
 
+_U = float(np.finfo(np.float64).eps)
+
+
+def _guard(n: int, *terms: float) -> float:
+    """Rounding-error allowance for log t: 16 u (sum of |terms| + n)."""
+    return 16.0 * _U * (sum(abs(x) for x in terms) + n)
+
+
 def log_bound_trace(n: int, log_det: float, trace: float) -> float:
-    """log of (1 + y) / (1 - y), y = sqrt(1 - (n / tr A)^n det A), for HPD A (log det given)."""
-    log_t = n * math.log(n / trace) + log_det
-    log_t = min(log_t, 0.0)  # AM-GM gives t <= 1; clip rounding
+    """log of (1 + y) / (1 - y), y = sqrt(1 - (n / tr A)^n det A), for HPD A (log det given).
+
+    log t is lowered by its rounding-error allowance before use (the bound decreases in t), so
+    floating-point rounding cannot put the result below the exact bound."""
+    n_log = n * math.log(n / trace)
+    log_t = n_log + log_det - _guard(n, n_log, log_det)
+    log_t = min(log_t, 0.0)  # AM-GM gives t <= 1
     y = math.sqrt(max(-math.expm1(log_t), 0.0))
     return 2.0 * math.log1p(y) - log_t
 
 
 def log_bound_frobenius(n: int, log_abs_det: float, fro_sq: float) -> float:
     """log of sqrt((1 + x) / (1 - x)), x = sqrt(1 - (n / ||A||_F^2)^n |det A|^2)."""
-    log_t = n * math.log(n / fro_sq) + 2.0 * log_abs_det
+    n_log = n * math.log(n / fro_sq)
+    log_t = n_log + 2.0 * log_abs_det - _guard(n, n_log, 2.0 * log_abs_det)
     log_t = min(log_t, 0.0)
     x = math.sqrt(max(-math.expm1(log_t), 0.0))
     return math.log1p(x) - 0.5 * log_t
@@ -180,9 +195,7 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
         details.update(log_abs_det=log_abs_det, frobenius_sq=fro_sq)
         log_k = log_bound_frobenius(n, log_abs_det, fro_sq)
         reason = "Merikoski et al. Frobenius-form bound (|det| and ||A||_F)"
-    # Round up by a relative 8 n u so that floating-point rounding cannot put the bound below
-    # the true kappa (at n = 2, where the bound is exact, this changes it by ~4e-15).
-    log_k = max(log_k, 0.0) + 8.0 * n * np.finfo(np.float64).eps
+    log_k = max(log_k, 0.0)
     return KappaEstimate(_from_log(log_k), log_k, "bound", reason, details)
 
 

@@ -1,0 +1,70 @@
+"""p%-sparsity profile (paper Fig. 6) and regularization H + eps I (paper Sec. V-D)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from qnewton.analysis.regularize import regularize
+from qnewton.analysis.sparsity import p_sparsity, row_nonzeros
+from qnewton.errors import UsageError
+
+
+def test_p_sparsity_hand_values():
+    A = np.array(
+        [
+            [4.0, -3.0, 2.0, 1.0],  # |sum| 10: 50% -> 4+3 = 7 (2), 75% -> 9 (3), 90% -> 9 (3), 95% -> 4
+            [0.0, 0.0, 0.0, 0.0],  # zero row -> 0
+            [1.0, 1.0, 1.0, 1.0],  # 50% -> 2, 75% -> 3, 90% -> 4, 95% -> 4
+            [0.0, 0.0, 5.0, 0.0],  # one entry holds everything -> 1
+        ]
+    )
+    prof = p_sparsity(A)
+    assert set(prof) == {50.0, 75.0, 90.0, 95.0}
+    np.testing.assert_array_equal(prof[50.0], [2, 0, 2, 1])
+    np.testing.assert_array_equal(prof[75.0], [3, 0, 3, 1])
+    np.testing.assert_array_equal(prof[90.0], [3, 0, 4, 1])
+    np.testing.assert_array_equal(prof[95.0], [4, 0, 4, 1])
+    np.testing.assert_array_equal(p_sparsity(A, 100)[100.0], [4, 0, 4, 1])
+    np.testing.assert_array_equal(p_sparsity(A, (30,))[30.0], [1, 0, 2, 1])
+
+
+def test_p_sparsity_blocks_sparse_and_bruteforce_agree(rng):
+    A = rng.standard_normal((57, 40)) * (rng.random((57, 40)) < 0.5)
+    dense = p_sparsity(A, (10, 50, 99.5), block_rows=7)
+    sparse = p_sparsity(sp.csr_matrix(A), (10, 50, 99.5))
+    for p in dense:
+        np.testing.assert_array_equal(dense[p], sparse[p])
+        for i, row in enumerate(np.abs(A)):
+            vals = np.sort(row)[::-1]
+            total = vals.sum()
+            k = 0 if total == 0 else next(k for k in range(1, vals.size + 1) if vals[:k].sum() >= p / 100 * total * (1 - 1e-12))
+            assert dense[p][i] == k
+
+
+def test_p_sparsity_validation():
+    with pytest.raises(UsageError, match="p"):
+        p_sparsity(np.eye(3), (0,))
+    with pytest.raises(UsageError, match="p"):
+        p_sparsity(np.eye(3), (101,))
+    with pytest.raises(UsageError, match="NaN"):
+        p_sparsity(np.array([[np.nan]]))
+    np.testing.assert_array_equal(row_nonzeros(np.array([[1.0, 0.0], [2.0, 3.0]])), [1, 2])
+    np.testing.assert_array_equal(row_nonzeros(sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 3.0]]))), [1, 2])
+
+
+def test_regularize_exactly_symmetric_and_shifted(rng):
+    B = rng.standard_normal((40, 40))
+    H = B + B.T
+    H[3, 5] += 1e-13  # rounding-level asymmetry is accepted and removed
+    R = regularize(H, 0.7)
+    assert np.array_equal(R, R.T)
+    np.testing.assert_allclose(np.linalg.eigvalsh(R), np.linalg.eigvalsh(0.5 * (H + H.T)) + 0.7, atol=1e-10)
+    assert regularize(H, 0).shape == H.shape
+    with pytest.raises(UsageError, match="eps"):
+        regularize(H, -1.0)
+    with pytest.raises(UsageError, match="eps"):
+        regularize(H, float("nan"))
+    with pytest.raises(UsageError, match="symmetric"):
+        regularize(B, 1.0)
+    with pytest.raises(UsageError, match="square"):
+        regularize(np.ones((2, 3)), 1.0)

@@ -1,0 +1,100 @@
+"""Classical cost models (LU C N^3, CG), profiles, and the classical solver."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from qnewton.costs.classical import (
+    BestClassicalCostModel,
+    CGCostModel,
+    LUCostModel,
+    classical_cost_model,
+    default_profile_path,
+    fit_cubic,
+    load_profile,
+    write_profile,
+)
+from qnewton.errors import UsageError
+from qnewton.solvers.classical import ClassicalSolver
+
+
+def test_fit_cubic_recovers_constant_and_reports_quality():
+    sizes = [100, 200, 400, 800]
+    secs = [3e-10 * n**3 for n in sizes]
+    fit = fit_cubic(sizes, secs)
+    assert fit["constant"] == pytest.approx(3e-10, rel=1e-12)
+    assert fit["r2"] == pytest.approx(1.0)
+    assert max(abs(r) for r in fit["relative_residuals"]) < 1e-12
+    noisy = fit_cubic(sizes, [s * f for s, f in zip(secs, (3.0, 1.0, 1.0, 1.0))])
+    assert noisy["relative_residuals"][0] < -0.5  # the overhead-dominated small N shows up
+
+
+def test_lu_cg_best_formulas():
+    lu = LUCostModel(2e-10)
+    assert lu.seconds(1000) == pytest.approx(0.2)
+    cg = CGCostModel(1e9, epsilon=0.01)
+    assert cg.seconds(1000, 10, 100.0) == pytest.approx(1000 * 10 * 10 * math.log(200) / 1e9)
+    best = BestClassicalCostModel(lu, cg)
+    assert best.choose(1000, 10, 100.0) == (pytest.approx(cg.seconds(1000, 10, 100.0)), "cg")
+    assert best.choose(10, 10, 1e12)[1] == "lu"
+    assert cg.seconds(1000, 10, math.inf) == math.inf
+    with pytest.raises(UsageError):
+        LUCostModel(0.0)
+    with pytest.raises(UsageError):
+        cg.seconds(1000)
+
+
+def test_profile_roundtrip_atomic_and_default_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path / "cache"))
+    assert default_profile_path() == tmp_path / "cache" / "classical.json"
+    profile = {
+        "format": "qnewton-classical-profile",
+        "version": 1,
+        "lu": {"constant": 4e-10},
+        "cg": {"multiply_adds_per_second": 5e8},
+    }
+    path = write_profile(profile, default_profile_path())
+    assert json.loads(path.read_text())["lu"]["constant"] == 4e-10
+    assert [p.name for p in path.parent.iterdir()] == ["classical.json"]  # no temp file left behind
+    model = classical_cost_model("lu")
+    assert model.constant == 4e-10 and "profile" in model.source
+    best = classical_cost_model("best", path, epsilon=1e-3)
+    assert best.cg.multiply_adds_per_second == 5e8 and best.cg.epsilon == 1e-3
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match="JSON"):
+        load_profile(bad)
+    bad.write_text(json.dumps({"format": "other"}))
+    with pytest.raises(UsageError, match="not a"):
+        load_profile(bad)
+    with pytest.raises(UsageError, match="no such file"):
+        load_profile(tmp_path / "missing.json")
+    with pytest.raises(UsageError, match="classical model"):
+        classical_cost_model("qr", path)
+
+
+def test_lu_fit_on_this_machine_is_positive():
+    model = LUCostModel.fit(sizes=(64, 128), repeats=1)
+    assert model.constant > 0 and model.fit["sizes"] == [64, 128] and "fitted" in model.source
+
+
+def test_classical_solver_paths(rng):
+    solver = ClassicalSolver()
+    B = rng.standard_normal((30, 30))
+    spd = B @ B.T + 30 * np.eye(30)
+    b = rng.standard_normal(30)
+    r = solver.solve(spd, b)
+    assert r.method == "cholesky" and r.kind == "classical" and r.modeled_quantum_seconds == 0.0
+    np.testing.assert_allclose(spd @ r.x, b, atol=1e-10)
+    assert r.measured_seconds > 0 and r.info["relative_residual"] < 1e-12
+    indef = np.diag([1.0, -2.0, 3.0])
+    r = solver.solve(indef, np.ones(3))
+    assert r.method == "lu" and "Cholesky failed" in r.info["fallback_reason"]
+    np.testing.assert_allclose(r.x, [1.0, -0.5, 1 / 3])
+    r = solver.solve(np.ones((2, 2)), np.ones(2))
+    assert r.method == "lstsq"
+    np.testing.assert_allclose(r.x, [0.5, 0.5])
+    with pytest.raises(UsageError, match="b"):
+        solver.solve(spd, np.ones(3))
