@@ -138,6 +138,7 @@ def build_hhl(
         method="hhl",
         details={
             "clock_qubits": m,
+            "clock_capped": clock_qubits is None and m == MAX_CLOCK_QUBITS,
             "evolution_time": float(t),
             "scale": float(scale),
             "reciprocal_constant": c,
