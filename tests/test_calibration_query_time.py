@@ -148,3 +148,24 @@ def test_small_device_clips_fit_sizes(tmp_path) -> None:
     assert 8 < ratio < 32  # two more qubits: about 4^2
     with pytest.raises(UsageError, match="fits on ibmq_manila"):
         CalibratedQueryTimeModel(manila, fit_sizes=(16, 32, 64))
+
+
+def test_profiles_feed_the_scheduler() -> None:
+    """The same 16 x 16 system: attosecond -> quantum, ibm_sherbrooke (calibrated) -> classical."""
+    from qnewton.costs.classical import LUCostModel
+    from qnewton.costs.quantum import QuantumCostModel
+    from qnewton.scheduler import Scheduler
+
+    A = representative_matrix(16, 4, seed=1)
+    classical = LUCostModel(2.25e-11, source="test constant")
+    decisions = {}
+    for name in ("attosecond", "ibm_sherbrooke"):
+        qt = query_time_model(name, fit_sizes=SMALL_FIT) if name == "ibm_sherbrooke" else query_time_model(name)
+        sched = Scheduler(kappa_method="exact", quantum=QuantumCostModel(query_time=qt), classical=classical)
+        decisions[name] = sched.decide(A, sparsity=4)
+    assert decisions["attosecond"].solver == "quantum"
+    assert decisions["ibm_sherbrooke"].solver == "classical"
+    q_atto = decisions["attosecond"].quantum_seconds
+    q_ibm = decisions["ibm_sherbrooke"].quantum_seconds
+    spq = query_time_model("ibm_sherbrooke", fit_sizes=SMALL_FIT).seconds_per_query(16, 4)
+    assert q_ibm / q_atto == pytest.approx(spq / 1e-18, rel=1e-9)
