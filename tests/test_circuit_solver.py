@@ -1,5 +1,7 @@
 """CircuitSolver: the LinearSolver interface, norms and signs, info fields, size limit."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,7 @@ def test_info_fields_with_resources_and_decision(rng):
     assert info["ecr_count"] > 0
     assert res.modeled_quantum_seconds == pytest.approx(info["estimated_device_seconds_modeled"])
     assert info["modeled_seconds_source"] == "transpiled-circuit"
+    json.dumps(info, allow_nan=False)  # goes into the training ledger as is
 
     class D:
         quantum_seconds = 1.5e-6
