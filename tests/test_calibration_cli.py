@@ -32,6 +32,11 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert "rep delay:     250 us" in out
     assert "per-query time for N=4, d=2:" in out and "transpiled query circuit: N'=4, 3 qubits" in out
 
+    rc, out, _ = run(["calibration", "show", "ibm_sherbrooke.json", "--n", "16", "--kappa", "100"], capsys)
+    assert rc == 0
+    assert "one solve at kappa=100, eps=0.01, alpha=10: 5.002e+05 expected queries" in out
+    assert "repetitions for one error-free run" in out
+
     rc, out, _ = run(["calibration", "show", "attosecond", "--n", "1024"], capsys)
     assert rc == 0 and "gate time:     1e-18 s" in out and "per-query time for N=1024, d=10: 1e-18 s" in out
 

@@ -35,6 +35,10 @@ def register(subparsers: Any) -> None:
     p_show.add_argument("--json", action="store_true", help="print the whole profile as JSON")
     p_show.add_argument("--n", type=int, default=None, help="also estimate the per-query time for an N x N matrix")
     p_show.add_argument("--sparsity", type=int, default=10, help="oracle sparsity d for --n (default 10)")
+    p_show.add_argument("--kappa", type=float, default=None,
+                        help="with --n on a device profile: fidelity of one solver run with the expected query count at this kappa")
+    p_show.add_argument("--epsilon", type=float, default=0.01, help="solver tolerance for --kappa (default 0.01)")
+    p_show.add_argument("--alpha", type=float, default=None, help="subnormalization for --kappa (default d)")
     p_show.set_defaults(func=cmd_show)
 
     p_exp = sub.add_parser("export", help="write a profile from a qiskit-ibm-runtime fake backend or a live IBM backend")
@@ -118,6 +122,19 @@ def cmd_show(args: argparse.Namespace) -> int:
                 f"  {e.source} query circuit: N'={e.padded_n}, {e.qubits} qubits, {e.two_qubit_gates:.4g} two-qubit gates, "
                 f"fidelity per query {e.fidelity:.4g} (log {e.log_fidelity:.4g})"
             )
+            if args.kappa is not None:
+                from qnewton.costs.quantum import expected_queries
+
+                alpha = float(args.alpha) if args.alpha is not None else float(args.sparsity)
+                q = expected_queries(args.kappa, args.epsilon, alpha)
+                rf = model.run_fidelity(args.n, args.sparsity, q)
+                print(
+                    f"  one solve at kappa={args.kappa:g}, eps={args.epsilon:g}, alpha={alpha:g}: {q:.4g} expected queries, "
+                    f"{q * e.duration_seconds:.4g} s [MODELED], run fidelity 10^{rf.log_fidelity / 2.302585092994046:.4g}, "
+                    f"about 10^{rf.log10_expected_repetitions:.4g} repetitions for one error-free run (no error correction)"
+                )
+        elif args.kappa is not None:
+            print("  (--kappa: hypothetical profiles carry no error rates, so there is no fidelity to report)")
     return 0
 
 

@@ -388,9 +388,12 @@ def resolve_profile_path(name_or_path: str | os.PathLike[str]) -> Path:
     p = Path(text).expanduser()
     looks_like_path = p.suffix == ".json" or os.sep in text or (os.altsep is not None and os.altsep in text)
     if looks_like_path:
-        if not p.is_file():
+        if p.is_file():
+            return p
+        if p.suffix == ".json" and p.name == text:  # "ibm_sherbrooke.json": also try it as a name
+            text = p.stem
+        else:
             raise UsageError(f"calibration: no such profile file {text!r}")
-        return p
     for d in calibration_dirs():
         candidate = d / f"{text}.json"
         if candidate.is_file():
