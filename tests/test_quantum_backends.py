@@ -84,3 +84,19 @@ def test_resources_on_sherbrooke():
     # one ECR (533 ns median) + single-qubit gates + measurement (~1.2 us): microseconds
     assert 1e-6 < res.duration_seconds < 1e-5
     assert device_seconds(res.duration_seconds, 1000) == pytest.approx(1000 * (res.duration_seconds + 250e-6))
+
+
+def test_fake_and_ibm_specs_delegate_to_runtime_module(monkeypatch):
+    import qnewton.quantum.ibm as ibm
+
+    seen = {}
+
+    def fake_factory(spec, *, seed=None, device=None, **kwargs):
+        seen.update(spec=spec, seed=seed, device=device)
+        return "runtime-executor"
+
+    monkeypatch.setattr(ibm, "make_runtime_executor", fake_factory)
+    assert make_executor("fake:sherbrooke", device="GPU", seed=5) == "runtime-executor"
+    assert seen == {"spec": "fake:sherbrooke", "seed": 5, "device": "GPU"}
+    make_executor("ibm:ibm_sherbrooke")
+    assert seen["spec"] == "ibm:ibm_sherbrooke"
