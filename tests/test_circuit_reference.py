@@ -1,5 +1,6 @@
 """circuits/: the committed OpenQASM 3 files still solve their systems, and regenerating them works."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def _check_dir(directory: Path) -> dict:
     assert set(manifest["circuits"]) == {"hhl_2x2", "hhl_4x4", "qsvt_2x2", "swap_test"}
     for name, entry in manifest["circuits"].items():
         text = (directory / entry["file"]).read_text()
+        assert hashlib.sha256(text.encode()).hexdigest() == entry["sha256"], f"{name}: file and manifest disagree"
         if entry["kind"] == "linear-solver":
             fid, rel, x = check_reference_circuit(entry, text)
             assert fid >= 0.99, name
