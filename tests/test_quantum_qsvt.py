@@ -46,8 +46,9 @@ def test_reflection_and_w_conventions_differ_by_i_power_d(rng):
 
 
 @pytest.mark.parametrize("n", [2, 4, 8])
-def test_qsvt_fidelity_spd(rng, n):
-    A = random_spd(rng, n, 10.0)
+@pytest.mark.parametrize("kappa", [3.0, 10.0])
+def test_qsvt_fidelity_spd(rng, n, kappa):
+    A = random_spd(rng, n, kappa)
     b = rng.standard_normal(n)
     sc = build_qsvt(A, b)
     r = exact_readout(sc)
