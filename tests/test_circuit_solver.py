@@ -95,3 +95,12 @@ def test_noisy_sherbrooke_hhl_norm_is_biased_low():
     noisy = CircuitSolver("hhl", "noisy-sherbrooke", shots=4000, seed=3, estimate_resources=False).solve(A, b)
     assert noisy.info["post_selection_rate"] < 0.5 * exact.info["post_selection_rate"]
     assert noisy.info["fidelity_vs_classical"] >= 0.9
+
+
+@pytest.mark.parametrize("method", ["hhl", "qsvt"])
+def test_largest_default_block_16(rng, method):
+    A = random_spd(rng, 16, 10.0)
+    b = rng.standard_normal(16)
+    res = CircuitSolver(method, estimate_resources=False).solve(A, b)
+    assert res.info["fidelity_vs_classical"] >= 0.99
+    assert res.info["qubits"] == (13 if method == "hhl" else 6)
