@@ -92,3 +92,42 @@ def test_cli_run_prints_where_it_wrote(tmp_path: Path, capsys: pytest.CaptureFix
     assert str(tmp_path / "r" / "table2-kappa-time" / "results.json") in out
     assert main(["experiment", "run", "fig5-cost-scaling", "--config", str(path)]) == 2
     assert "file is for 'table2-kappa-time'" in capsys.readouterr().err
+
+
+TINY_TABLE3 = """
+name = "table3-dnn"
+seeds = 1
+[params]
+profiles = ["attosecond"]
+kappa_methods = ["lanczos"]
+methods = ["sgd", "classical", "qnewton"]
+hidden = "4"
+steps = 5
+sgd_steps = 2
+batch_size = 64
+eval_every = 1
+classical_constant = 1e-10
+"""
+
+
+def test_table3_tiny_training_end_to_end_and_repeatable(tmp_path: Path) -> None:
+    path = _cfg(tmp_path, TINY_TABLE3)
+    a = run_experiment(load_config(path), out=tmp_path / "a")
+    rows = {r["method"]: r for r in a.raw["comparison"]}
+    assert set(rows) == {"sgd", "classical", "qnewton"}
+    for r in rows.values():
+        assert r["steps"] == 5 and 0.0 <= r["test_accuracy"] <= 1.0
+        assert r["measured_seconds_per_step"] > 0
+    # SGD and classical-only never price a quantum solve; at 1e-18 s per query Q-Newton sends
+    # inversions to the (emulated) quantum solver and reports their MODELED time apart.
+    assert rows["sgd"]["modeled_quantum_seconds_per_step"] == 0.0 and rows["sgd"]["quantum_inversions"] == 0
+    assert rows["classical"]["quantum_inversions"] == 0 and rows["classical"]["classical_inversions"] == 3 * 2
+    assert rows["qnewton"]["quantum_inversions"] > 0
+    assert 0 < rows["qnewton"]["modeled_quantum_seconds_per_step"] < 1e-6
+    assert rows["qnewton"]["paper_total_seconds"] == 123.0
+    folder = tmp_path / "a" / "table3-dnn"
+    assert (folder / "table3-dnn.png").exists()
+    assert (folder / "runs" / "table3-qnewton-attosecond-free-lanczos-seed0" / "qnewton" / "ledger.jsonl").exists()
+    b = run_experiment(load_config(path), out=tmp_path / "b")
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith(("measured_", "projected_"))} for r in rs]
+    assert strip(a.raw["comparison"]) == strip(b.raw["comparison"])

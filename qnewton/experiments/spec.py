@@ -8,8 +8,9 @@ aggregated tables into PNG files.
 
 Column naming (binding for every experiment): a column holding wall-clock seconds measured on
 this machine starts with ``measured_``; a column holding seconds a quantum computer would take
-according to a cost model starts with ``modeled_``. The two are never summed into one column.
-Measured columns are the only ones allowed to differ between two runs with the same seed.
+according to a cost model starts with ``modeled_``. The one labelled combination, the paper's
+Table III total (measured classical work + modeled quantum work), starts with ``projected_``.
+Only ``measured_`` and ``projected_`` columns may differ between two runs with the same seed.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
             "log10_kappa_estimate_median": float(np.median(bound)) if bound else None,
             "safeguard_fraction": entry.get("safeguard_blocks", 0) / blocks if blocks else None,
             "quantum_inversions": entry.get("decisions", {}).get("quantum", 0),
-            "total_modeled_quantum_seconds": entry["total_modeled_quantum_seconds"],
+            "modeled_quantum_total_seconds": entry["total_modeled_quantum_seconds"],
         })
         ctx.log(f"  eps {eps:g}: test accuracy {entry['test_accuracy']:.4f}, median kappa "
                 f"{np.median(exact) if exact else float('nan'):.3g}")

@@ -16,7 +16,7 @@ from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
 COLUMNS = (
     "steps", "test_accuracy", "measured_seconds_per_step_without_emulation", "modeled_quantum_seconds_per_step",
-    "total_modeled_quantum_seconds", "total_projected_seconds", "quantum_inversions", "classical_inversions",
+    "modeled_quantum_total_seconds", "projected_total_seconds", "quantum_inversions", "classical_inversions",
 )
 
 
@@ -33,7 +33,7 @@ EXPERIMENT = Experiment(
     title="Table III with SWAP-test readout priced in: does the quantum advantage survive?",
     paper="Table III + Sec. IV-E",
     params_type=ComparisonParams,
-    tables=(TableSpec("comparison", ("profile", "readout", "method"),
+    tables=(TableSpec("comparison", ("profile", "readout", "kappa_method", "method"),
                       "Free vs SWAP-test readout: MEASURED seconds here, MODELED quantum seconds apart", COLUMNS),),
     run_seed=run_seed,
     plot=plot,

@@ -16,7 +16,7 @@ from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
 COLUMNS = (
     "steps", "steps_to_target", "test_accuracy", "measured_seconds_per_step", "measured_seconds_per_step_without_emulation",
-    "modeled_quantum_seconds_per_step", "total_projected_seconds", "quantum_inversions", "classical_inversions",
+    "modeled_quantum_seconds_per_step", "projected_total_seconds", "quantum_inversions", "classical_inversions",
     "paper_total_steps", "paper_seconds_per_step", "paper_total_seconds",
 )
 
@@ -34,7 +34,7 @@ EXPERIMENT = Experiment(
     title="SGD, classical-only, quantum-only and Q-Newton on the DNN: steps, seconds per step, accuracy",
     paper="Table III",
     params_type=ComparisonParams,
-    tables=(TableSpec("comparison", ("profile", "readout", "method"),
+    tables=(TableSpec("comparison", ("profile", "readout", "kappa_method", "method"),
                       "Table III on this machine: MEASURED seconds (wall clock here) and MODELED quantum seconds kept apart; "
                       "projected = measured - emulation + modeled", COLUMNS),),
     run_seed=run_seed,
