@@ -69,3 +69,12 @@ def test_default_model_has_1210_parameters_and_two_layer_blocks():
     assert model.num_parameters() == 1210
     assert [b.size for b in make_blocks(model, "layer")] == [1040, 170]
     assert MLP(784, [16], 10).num_parameters() == 12730
+
+
+def test_chunked_reverse_over_reverse_equals_forward_over_reverse():
+    model, x, y = _tiny()
+    blocks = make_blocks(model, "full")
+    (a,) = curvature(model, blocks, x, y)
+    (b,) = curvature(model, blocks, x, y, chunk_size=5)
+    assert torch.allclose(a.H, b.H, atol=1e-13)
+    assert torch.equal(b.H, b.H.T)

@@ -81,11 +81,19 @@ def block_curvature(
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
+    chunk_size: int | None = None,
 ) -> BlockCurvature:
-    """Gradient and exact, exactly symmetric Hessian of J over block B (forward-over-reverse)."""
+    """Gradient and exact, exactly symmetric Hessian of J over block B.
+
+    Forward-over-reverse, jacfwd(jacrev(J)), vectorized over all N basis vectors at once; with
+    `chunk_size` set, reverse-over-reverse jacrev(jacrev(J), chunk_size=k) instead, which holds
+    only k basis vectors' intermediates at a time (for large N, e.g. 12.7K parameters)."""
     J, flat0 = block_loss_fn(model, block, x, y, dtype, loss_fn)
     g, value = grad_and_value(J)(flat0)
-    H = jacfwd(jacrev(J))(flat0)
+    if chunk_size is None:
+        H = jacfwd(jacrev(J))(flat0)
+    else:
+        H = jacrev(jacrev(J), chunk_size=int(chunk_size))(flat0)
     return BlockCurvature(block, float(value), g.detach(), symmetrize(H.detach()))
 
 
@@ -96,9 +104,10 @@ def curvature(
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
+    chunk_size: int | None = None,
 ) -> list[BlockCurvature]:
     """`block_curvature` for each block (the diagonal blocks of the full Hessian)."""
-    return [block_curvature(model, b, x, y, dtype, loss_fn) for b in blocks]
+    return [block_curvature(model, b, x, y, dtype, loss_fn, chunk_size) for b in blocks]
 
 
 def dense_reference_hessian(

@@ -75,7 +75,7 @@ class TrainConfig:
     stop_at_target: bool = _opt(True, "stop a method once it reaches the target accuracy (as in Table III)")
     eval_every: int = _opt(5, "evaluate test accuracy every this many steps")
     # curvature and preparation
-    blocks: BlocksName = _opt("layer", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
+    blocks: BlocksName = _opt("tensor", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
                               "tensor (each parameter tensor)", get_args(BlocksName))
     hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation", get_args(DTypeName))
     eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
@@ -86,7 +86,8 @@ class TrainConfig:
                                      "determinant/trace bound)", get_args(KappaMethod))
     exact_kappa_max_n: int = _opt(256, "record the exact kappa (eigvalsh) in the ledger for blocks up to this size")
     # costs
-    gate_time: float = _opt(1e-18, "seconds per block-encoding query in the gate-time model (paper: 1e-18)")
+    gate_time: float = _opt(1e-9, "seconds per block-encoding query in the gate-time model (paper: 1e-18; "
+                            "default: a hypothetical 1 GHz query rate, see docs/training.md)")
     calibration: str | None = _opt(None, "calibration profile (name or JSON path) for the per-query time; "
                                    "overrides --gate-time")
     qlsa_epsilon: float = _opt(0.01, "QLSA error tolerance: in the query count and as the emulated solver's error")

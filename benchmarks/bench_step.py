@@ -1,0 +1,143 @@
+"""Seconds per stage of one Q-Newton step (paper Algorithm 2), and the Hessian against a matmul.
+
+Models: the default 64-16-10 MLP (1,210 parameters) and a 784-16-10 MLP (12,730 parameters, the
+paper's DNN size, Table I), random data, batch 256, the full Hessian (one block) unless
+--blocks says otherwise. Stages: forward_backward, hessian, regularize_prune, kappa_estimate,
+decision, solve, update (as in the ledger). The Hessian stage's matmul FLOPs are counted with
+torch.utils.flop_counter.FlopCounterMode (matrix products only; elementwise work is not counted)
+and compared with the time of one square float matmul of the same FLOP count (2 n^3 = F) on
+this machine: ratio = t_hessian / t_matmul.
+
+Memory: a 12,730^2 float64 Hessian is 1.30 GB, and regularize, prune and the factorizations hold
+a few copies (~6-8 GB peak); with --dtype float32 the Hessian is computed in float32 (the
+analysis and solves stay float64). Run: `.venv/bin/python benchmarks/bench_step.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from qnewton.curvature import curvature, make_blocks
+from qnewton.train.models import MLP
+from qnewton.train.newton import NewtonStep
+
+
+def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[float, int]:
+    n = max(2, int(round((flops / 2.0) ** (1.0 / 3.0))))
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return best, n
+
+
+def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
+    from qnewton.costs.classical import classical_cost_model
+    from qnewton.costs.quantum import QuantumCostModel
+    from qnewton.scheduler import Scheduler
+    from qnewton.solvers.classical import ClassicalSolver
+    from qnewton.solvers.emulated import EmulatedQLSASolver
+
+    torch.manual_seed(0)
+    model = MLP(sizes[0], sizes[1:-1], sizes[-1])
+    x = torch.randn(256, sizes[0])
+    y = torch.randint(0, sizes[-1], (256,))
+    blk = make_blocks(model, blocks)
+    scheduler = Scheduler(policy=policy, kappa_method="bound", quantum=QuantumCostModel(),
+                          classical=classical_cost_model("lu"))
+    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity="mass:50",
+                      exact_kappa_max_n=0)
+    out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,
+                 "block_sizes": [b.size for b in blk], "hessian_dtype": str(dtype).replace("torch.", ""),
+                 "policy": policy, "runs": []}
+    for r in range(repeats):
+        sec = {}
+        t = time.perf_counter()
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        sec["forward_backward"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if r == 0:
+            with FlopCounterMode(display=False) as fc:
+                curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+            out["hessian_matmul_flops"] = float(fc.get_total_flops())
+        else:
+            curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+        sec["hessian"] = time.perf_counter() - t
+        res = step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv])
+        sec.update(res.measured_seconds)
+        t = time.perf_counter()
+        with torch.no_grad():
+            params = dict(model.named_parameters())
+            for b, d in zip(blk, res.directions):
+                off = 0
+                for name, shape in zip(b.names, b.shapes):
+                    p = params[name]
+                    p.sub_(torch.as_tensor(d[off:off + p.numel()], dtype=p.dtype).reshape(shape))
+                    off += p.numel()
+        sec["update"] = time.perf_counter() - t
+        out["runs"].append(sec)
+        out["decisions"] = res.decision_counts
+        out["block_records"] = [{k: b[k] for k in ("n", "sparsity", "log_kappa_estimate", "decision",
+                                                    "quantum_seconds_model", "classical_seconds_model")}
+                                for b in res.blocks]
+        del curv, res
+    best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
+    out["best_seconds"] = best
+    t_mm, n_mm = matmul_seconds(out["hessian_matmul_flops"], dtype)
+    out["matmul_equivalent"] = {"n": n_mm, "seconds": t_mm, "ratio_hessian_over_matmul": best["hessian"] / t_mm}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="64-16-10,784-16-10", help="comma-separated layer sizes, e.g. 64-16-10")
+    ap.add_argument("--blocks", default="full", choices=["full", "layer", "tensor"])
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="Hessian dtype")
+    ap.add_argument("--policy", default="classical-only", choices=["classical-only", "hybrid", "quantum-only"])
+    ap.add_argument("--chunk", type=int, default=0, help="chunked reverse-over-reverse Hessian (0: auto: "
+                    "2048 for models over 4000 parameters, else unchunked forward-over-reverse)")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--json", default=None, help="also write the figures to this file")
+    args = ap.parse_args()
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    results = []
+    for spec in args.models.split(","):
+        sizes = tuple(int(s) for s in spec.split("-"))
+        n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        chunk = args.chunk or (2048 if n_params > 4000 else None)
+        gib = n_params ** 2 * 8 / 2**30
+        print(f"\n== MLP {spec}: {n_params} parameters, blocks {args.blocks}; one float64 Hessian = {gib:.2f} GiB; "
+              f"Hessian dtype {args.dtype}" + (f", chunk {chunk}" if chunk else ""))
+        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats)
+        results.append(r)
+        for k, v in r["best_seconds"].items():
+            print(f"  {k:>17}: {v:9.4f} s")
+        total = sum(r["best_seconds"].values())
+        print(f"  {'total':>17}: {total:9.4f} s   (best of {args.repeats})")
+        mm = r["matmul_equivalent"]
+        print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
+              f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")
+        print(f"  decisions ({args.policy}): {r['decisions']}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

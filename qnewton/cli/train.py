@@ -1,0 +1,112 @@
+"""`qnewton train`: SGD, classical-only, quantum-only and hybrid Q-Newton side by side.
+
+One flag per `TrainConfig` field (generated from the dataclass, so the flags, the TOML keys and
+the defaults can never drift apart). Precedence: flags > `--config FILE` > defaults.
+`--resume runs/NAME` continues an interrupted run with its saved config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from qnewton.errors import UsageError
+from qnewton.train.config import TrainConfig
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _type_of(annotation: str) -> Any:
+    base = annotation.replace(" | None", "")
+    if base == "int":
+        return int
+    if base == "float":
+        return float
+    if base == "bool":
+        return _parse_bool
+    return str
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train with SGD, classical, quantum and hybrid Newton and compare them (paper Table III)",
+        description=(
+            "Train an MLP with SGD and with Newton's method whose Hessian inversions go to a classical solver, "
+            "an (emulated) quantum solver, or whichever the Q-Newton scheduler prices cheaper; print a "
+            "Table-III-like comparison with MEASURED seconds and MODELED quantum seconds in separate columns. "
+            "Every option can also be set as a key of the same name in a TOML file (--config); flags win."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", default=None, help="TOML file with options (top level or [train])")
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="continue the run in RUN_DIR (e.g. runs/default) from its checkpoints and saved config")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "type": _type_of(str(f.type)),
+                                  "help": f"{f.metadata.get('help', '')} (default: {default!r})".replace("%", "%%")}
+        if f.metadata.get("choices"):
+            kwargs["choices"] = list(f.metadata["choices"])
+            kwargs["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"
+        elif str(f.type).startswith("bool"):
+            kwargs["metavar"] = "BOOL"
+        parser.add_argument(flag, **kwargs)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if args.config:
+        return TrainConfig.from_toml(args.config, **overrides)
+    return TrainConfig(**overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qnewton.train.report import LEGEND, text_table, verdict
+    from qnewton.train.runner import load_run_config, run_training
+
+    resume = args.resume is not None
+    if resume:
+        given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None]
+        if given or args.config:
+            raise UsageError(f"resume: options cannot change on resume ({', '.join(given) or 'config'}); "
+                             "the run's saved config.json is used")
+        run_dir = Path(args.resume)
+        config = load_run_config(run_dir)
+    else:
+        config = config_from_args(args)
+        run_dir = config.run_dir()
+    echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    try:
+        report = run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, echo=echo)
+    except KeyboardInterrupt:
+        print(f"qnewton train: interrupted; checkpoint written, continue with: qnewton train --resume {run_dir}",
+              file=sys.stderr)
+        return 130
+    print()
+    print(text_table(report))
+    print()
+    for line in verdict(report, config.target_accuracy):
+        print(line)
+    for method, entry in report.items():
+        if entry.get("status") != "completed":
+            print(f"{method}: {entry.get('status')}")
+    print()
+    print(textwrap.fill(LEGEND, width=110))
+    print(f"Files: {run_dir}/ (config.json, report.md, "
+          f"report.json, <method>/ledger.jsonl, <method>/checkpoint.pt)")
+    stopped = any(str(e.get("status", "")).startswith("stopped") for e in report.values())
+    return 1 if stopped else 0

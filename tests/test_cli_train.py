@@ -1,0 +1,91 @@
+"""`qnewton train` option handling: one-line errors with exit code 2 and nothing written."""
+
+import subprocess
+import sys
+
+import pytest
+
+from qnewton.cli import main
+from qnewton.errors import UsageError
+from qnewton.train.config import TrainConfig
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--eps", "-1"], "eps"),
+        (["--steps", "0"], "steps"),
+        (["--sparsity", "mass:150"], "sparsity"),
+        (["--sparsity", "abc"], "sparsity"),
+        (["--hidden", "16,x"], "hidden"),
+        (["--qlsa-epsilon", "0.5"], "qlsa_epsilon"),
+        (["--data", "mnist"], "data_dir"),
+        (["--blocks", "rows"], "--blocks"),
+        (["--stop-at-target", "maybe"], "--stop-at-target"),
+        (["--gate-time", "0"], "gate_time"),
+    ],
+)
+def test_invalid_option_exit_2_one_line_nothing_written(tmp_path, capsys, argv, needle):
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit) if argv[0] in ("--blocks", "--stop-at-target") else _nullctx():
+        code = main(["train", "--runs-dir", str(runs), *argv])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+    assert not runs.exists()
+
+
+class _nullctx:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_invalid_config_file_value_exit_2(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('eps = "big"\n')
+    assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "eps" in err and len(err.strip().splitlines()) == 1
+    cfg.write_text("no_such_option = 1\n")
+    assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
+    assert "no_such_option" in capsys.readouterr().err
+    cfg.write_text("steps = [\n")
+    assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_mnist_missing_folder_exit_2_nothing_written(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["train", "--runs-dir", str(runs), "--data", "mnist", "--data-dir", str(tmp_path / "nope"), "--quiet"])
+    assert code == 2
+    assert "data_dir" in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def test_resume_of_missing_run_exit_2(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "resume" in capsys.readouterr().err
+
+
+def test_toml_keys_and_flag_precedence(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[train]\nsteps = 7\neps = 2\nhidden = [8, 4]\nsparsity = 5\nblocks = "full"\n')
+    c = TrainConfig.from_toml(cfg, steps=9)
+    assert (c.steps, c.eps, c.hidden, c.sparsity, c.blocks) == (9, 2.0, "8,4", "5", "full")
+    assert c.hidden_sizes() == (8, 4)
+    with pytest.raises(UsageError, match="newton_lr"):
+        TrainConfig(newton_lr=0)
+
+
+def test_help_lists_every_option_with_default():
+    out = subprocess.run([sys.executable, "-m", "qnewton", "train", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    flat = " ".join(out.split())
+    for f in TrainConfig.__dataclass_fields__.values():
+        assert "--" + f.name.replace("_", "-") in out, f.name
+    assert "(default: 1.0)" in flat and "(default: 'mass:50')" in flat and "(default: 'tensor')" in flat

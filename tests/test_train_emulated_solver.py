@@ -1,0 +1,45 @@
+"""The emulated QLSA: exact solve, normalized error within eps_q, norm kept, modeled time from the decision."""
+
+import math
+
+import numpy as np
+import pytest
+
+from qnewton.solvers.base import LinearSolver
+from qnewton.solvers.emulated import EmulatedQLSASolver
+
+
+class _Dec:
+    quantum_seconds = 2.5e-9
+    readout_seconds = 1e-9
+
+
+def test_error_within_tolerance_and_reproducible(rng):
+    M = rng.standard_normal((12, 12))
+    A = M @ M.T + 12 * np.eye(12)
+    b = rng.standard_normal(12)
+    x = np.linalg.solve(A, b)
+    s = EmulatedQLSASolver(0.05, seed=1)
+    assert isinstance(s, LinearSolver) and s.kind == "quantum"
+    errs = []
+    for _ in range(50):
+        r = s.solve(A, b, _Dec())
+        assert np.linalg.norm(r.x) == pytest.approx(np.linalg.norm(x), rel=1e-12)
+        errs.append(np.linalg.norm(r.x / np.linalg.norm(r.x) - x / np.linalg.norm(x)))
+        assert r.modeled_quantum_seconds == pytest.approx(3.5e-9)
+        assert r.measured_seconds > 0
+    assert max(errs) <= 0.05 + 1e-12
+    assert max(errs) > 0.01  # the error is really there
+    s.reseed([1, 2]); a = s.solve(A, b).x
+    s.reseed([1, 2]); c = s.solve(A, b).x
+    assert np.array_equal(a, c)
+
+
+def test_zero_tolerance_is_exact_and_indefinite_uses_lu(rng):
+    A = np.diag([2.0, -1.0, 4.0])
+    b = np.array([1.0, 1.0, 1.0])
+    r = EmulatedQLSASolver(0.0).solve(A, b)
+    assert np.allclose(r.x, [0.5, -1.0, 0.25], atol=1e-15)
+    assert r.info["exact_method"] == "lu"
+    assert r.modeled_quantum_seconds == 0.0
+    assert math.isfinite(r.measured_seconds)

@@ -1,0 +1,121 @@
+"""End to end on a tiny configuration: run folder, ledger keys, report, decisions vs gate time,
+resume equality (bitwise), non-finite steps, Ctrl-C checkpoint."""
+
+import json
+
+import pytest
+import torch
+
+from qnewton.train.config import TrainConfig
+from qnewton.train.runner import MethodRun, load_run_config, run_training
+
+TINY = dict(hidden="4", train_limit=300, steps=8, sgd_steps=3, batch_size=32, eval_every=2, blocks="tensor",
+            classical_constant=1e-10, target_accuracy=1.0, exact_kappa_max_n=64, checkpoint_every=3)
+
+
+def _cfg(tmp_path, **kw):
+    return TrainConfig(runs_dir=str(tmp_path), **{**TINY, **kw})
+
+
+def _params(run_dir, method):
+    ck = torch.load(run_dir / method / "checkpoint.pt", weights_only=False)
+    return ck["model"]
+
+
+def test_run_folder_report_and_ledger(tmp_path):
+    cfg = _cfg(tmp_path, name="r", gate_time=1e-18)
+    report = run_training(cfg)
+    run = tmp_path / "r"
+    for f in ("config.json", "report.json", "report.md"):
+        assert (run / f).exists()
+    assert json.loads((run / "config.json").read_text())["classical_constant"] == 1e-10
+    assert set(report) == {"sgd", "classical", "quantum", "qnewton"}
+    for m, e in report.items():
+        for key in ("steps", "measured_seconds_per_step", "modeled_quantum_seconds_per_step", "total_measured_seconds",
+                    "total_modeled_quantum_seconds", "test_accuracy", "test_loss", "decisions"):
+            assert key in e, (m, key)
+        assert e["steps"] == 8
+    assert report["classical"]["decisions"] == {"quantum": 0, "classical": 20}  # 5 Newton steps x 4 blocks
+    assert report["quantum"]["decisions"] == {"quantum": 20, "classical": 0}
+    assert report["classical"]["total_modeled_quantum_seconds"] == 0
+    assert report["quantum"]["total_modeled_quantum_seconds"] > 0
+    rows = [json.loads(l) for l in (run / "qnewton" / "ledger.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(8))
+    assert [r["phase"] for r in rows] == ["sgd"] * 3 + ["newton"] * 5
+    newton = rows[-1]
+    assert set(newton["measured_seconds"]) == {"forward_backward", "hessian", "regularize_prune", "kappa_estimate",
+                                               "decision", "solve", "update"}
+    assert len(newton["blocks"]) == 4
+    for blk in newton["blocks"]:
+        for key in ("n", "sparsity", "kappa_estimate", "log_kappa_estimate", "kappa_method", "kappa_exact",
+                    "quantum_seconds_model", "classical_seconds_model", "decision", "solver", "solve_info"):
+            assert key in blk
+    assert sum(newton["decision_counts"].values()) == 4
+    md = (run / "report.md").read_text()
+    assert "SGD" in md and "MODELED q total s" in md and "neither" in md
+
+
+def test_hybrid_decisions_follow_the_gate_time(tmp_path):
+    fast = run_training(_cfg(tmp_path, name="f", method="qnewton", gate_time=1e-18))["qnewton"]["decisions"]
+    slow = run_training(_cfg(tmp_path, name="s", method="qnewton", gate_time=1.0))["qnewton"]["decisions"]
+    assert slow == {"quantum": 0, "classical": 20}
+    assert fast["quantum"] + fast["classical"] == 20 and fast["quantum"] >= 15
+    # at 1e-18 s per query only a block without a finite kappa estimate (singular or indefinite
+    # after pruning: no QLSA cost) can go to the classical solver
+    rows = [json.loads(l) for l in (tmp_path / "f" / "qnewton" / "ledger.jsonl").read_text().splitlines()]
+    for blk in (b for r in rows for b in r["blocks"]):
+        assert (blk["decision"] == "classical") == (blk["kappa_estimate"] == "inf"), blk
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resume_gives_bitwise_equal_parameters(tmp_path):
+    kw = dict(momentum=0.9, steps=9, sgd_steps=4)
+    run_training(_cfg(tmp_path, name="full", **kw))
+
+    def interrupt(method, step):
+        if method == "quantum" and step == 5:
+            raise KeyboardInterrupt
+
+    cfg = _cfg(tmp_path, name="cut", **kw)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, on_step=interrupt)
+    ck = torch.load(tmp_path / "cut" / "quantum" / "checkpoint.pt", weights_only=False)
+    assert ck["next_step"] == 6 and ck["totals"]["status"].startswith("interrupted")
+    assert not (tmp_path / "cut" / "qnewton").exists()
+    resumed = run_training(load_run_config(tmp_path / "cut"), run_dir=tmp_path / "cut", resume=True)
+    assert set(resumed) == {"sgd", "classical", "quantum", "qnewton"}
+    for method in ("sgd", "classical", "quantum", "qnewton"):
+        a, b = _params(tmp_path / "full", method), _params(tmp_path / "cut", method)
+        for name in a:
+            assert torch.equal(a[name], b[name]), (method, name)
+    rows = (tmp_path / "cut" / "quantum" / "ledger.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == list(range(9))
+
+
+def test_non_finite_steps_are_skipped_then_stop(tmp_path):
+    def poison(method, step):
+        if step == 3:
+            with torch.no_grad():
+                next(iter(runner_models[method].parameters())).fill_(float("nan"))
+
+    runner_models = {}
+    original = MethodRun.__init__
+
+    def capture(self, *a, **k):
+        original(self, *a, **k)
+        runner_models[self.method] = self.model
+
+    MethodRun.__init__ = capture
+    try:
+        report = run_training(_cfg(tmp_path, name="nan", method="qnewton", max_bad_steps=2, steps=12), on_step=poison)
+    finally:
+        MethodRun.__init__ = original
+    e = report["qnewton"]
+    assert e["status"].startswith("stopped: 2 non-finite steps in a row")
+    assert e["skipped_steps"] == 2 and e["steps"] == 6
+    rows = [json.loads(l) for l in (tmp_path / "nan" / "qnewton" / "ledger.jsonl").read_text().splitlines()]
+    assert [r["skipped"] for r in rows[4:]] == ["non-finite loss"] * 2
+    assert (tmp_path / "nan" / "qnewton" / "checkpoint.pt").exists()
