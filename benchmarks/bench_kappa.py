@@ -1,0 +1,166 @@
+"""Scheduler-science benchmark: the paper's Table II on this machine, pruning time, and how loose
+the determinant bound gets.
+
+Prints (all seconds are MEASURED wall clock on this machine, best of --repeats):
+  1. Table II: seconds of each kappa estimator (bound, lanczos, exact) on a dense SPD matrix with
+     kappa = 100 at N = 10, 100, 1000, 10000, plus Lanczos on the pruned CSR matrix (what the
+     scheduler sees after pruning). Targets on 2 cores: Lanczos at N = 10^4 under 0.5 s.
+  2. Symmetric pruning seconds at the same sizes (d = 1% and 10% of N). Target: N = 10^4 under 5 s.
+  3. bound / true kappa for random SPD matrices with kappa = 100 at N = 2, 10, 50, 200.
+  4. The Jennings et al. Q* reference checks from DESIGN.md.
+
+    .venv/bin/python benchmarks/bench_kappa.py            # full run (exact eigvalsh at N = 10^4 takes minutes)
+    .venv/bin/python benchmarks/bench_kappa.py --quick    # N up to 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qnewton.analysis.kappa import estimate_kappa  # noqa: E402
+from qnewton.analysis.pruning import symmetric_prune  # noqa: E402
+from qnewton.costs.quantum import expected_queries, query_count  # noqa: E402
+
+
+def spd_known_spectrum(lam: np.ndarray, seed: int, reflections: int = 3) -> np.ndarray:
+    """Dense SPD Q diag(lam) Q^T with Q a product of random Householder reflections: O(n^2) to build,
+    eigenvalues known exactly."""
+    rng = np.random.default_rng(seed)
+    n = lam.size
+    A = np.diag(lam.astype(np.float64))
+    for _ in range(reflections):
+        v = rng.standard_normal(n)
+        v /= np.linalg.norm(v)
+        Av = A @ v
+        vAv = float(v @ Av)
+        # (I - 2vv^T) A (I - 2vv^T) = A - 2 v (Av)^T - 2 (Av) v^T + 4 (v^T A v) v v^T
+        A -= 2.0 * np.outer(v, Av)
+        A -= 2.0 * np.outer(Av, v)
+        A += 4.0 * vAv * np.outer(v, v)
+    A += A.T
+    A *= 0.5
+    return A
+
+
+def best_time(fn, repeats: int) -> tuple[float, object]:
+    best, out = math.inf, None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def table2(sizes: list[int], repeats: int, max_exact: int) -> None:
+    print("Table II (this machine): seconds of kappa estimation, dense SPD, true kappa = 100")
+    print(f"  {'N':>6}  {'bound s':>9}  {'lanczos s':>9}  {'exact s':>9}  {'bound kappa':>12}  {'lanczos kappa':>13}  {'exact kappa':>11}")
+    rows = []
+    for n in sizes:
+        lam = np.geomspace(1.0, 100.0, n)
+        A = spd_known_spectrum(lam, seed=n)
+        reps = repeats if n <= 1000 else 1
+        tb, eb = best_time(lambda: estimate_kappa(A, "bound"), reps)
+        tl, el = best_time(lambda: estimate_kappa(A, "lanczos"), reps)
+        if n <= max_exact:
+            te, ee = best_time(lambda: estimate_kappa(A, "exact"), reps)
+            te_s, ee_s = f"{te:9.4g}", f"{ee.value:11.5g}"
+        else:
+            te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
+        bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
+        print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {ee_s}", flush=True)
+        # Lanczos variants and pruning on the same matrix
+        tl2, el2 = best_time(lambda: estimate_kappa(A, "lanczos", tol=1e-2), reps)
+        d1 = max(2, math.ceil(0.01 * n))
+        d10 = max(2, math.ceil(0.10 * n))
+        tp1, P = best_time(lambda: symmetric_prune(A, d1), reps)
+        tp10, _ = best_time(lambda: symmetric_prune(A, d10), reps)
+        S = sp.csr_matrix(P)
+        ts, es = best_time(lambda: estimate_kappa(S, "lanczos"), reps)
+        rows.append((n, tl, el, tl2, el2, d1, ts, es, tp1, d10, tp10))
+        del A, P, S
+    print("  (paper Table II, H100: 0.1, 0.7, 6.2, 13.0 ms for the bound at N = 10, 100, 1000, 10000)")
+    print("\nLanczos variants (seconds, estimate) and symmetric pruning seconds on the same matrices")
+    print(f"  {'N':>6}  {'dense tol=1e-3':>20}  {'dense tol=1e-2':>20}  {'pruned CSR d=1%, tol=1e-3':>26}  "
+          f"{'prune d=1%':>14}  {'prune d=10%':>16}")
+    for n, tl, el, tl2, el2, d1, ts, es, tp1, d10, tp10 in rows:
+        print(f"  {n:>6}  {tl:9.4g} s {el.value:8.4g}  {tl2:9.4g} s {el2.value:8.4g}  {ts:9.4g} s {es.value:14.4g}  "
+              f"{tp1:9.4g} s d={d1:<4}{tp10:9.4g} s d={d10}")
+        if n == 10000:
+            print(f"  targets at N = 10^4: Lanczos dense {tl:.3g} s / {tl2:.3g} s, pruned CSR {ts:.3g} s "
+                  f"({'PASS' if min(tl, tl2, ts) < 0.5 else 'FAIL'} < 0.5 s on the pruned matrix: "
+                  f"{'PASS' if ts < 0.5 else 'FAIL'}); pruning d=1% {tp1:.3g} s ({'PASS' if tp1 < 5 else 'FAIL'} < 5 s)")
+    print("  pruned CSR: the kappa of the matrix the scheduler prices; the pruned matrix's kappa differs from the dense one's")
+
+
+def bound_ratios(sizes: list[int], seeds: int) -> None:
+    print("\nHow loose is the paper's estimator: bound / true kappa, random SPD, true kappa = 100")
+    print(f"  {'N':>4}  {'spectrum':>9}  {'trace form (mean)':>17}  {'log10':>7}  {'Frobenius form':>14}  {'log10':>7}")
+    for n in sizes:
+        for kind in ("uniform", "geometric"):
+            r_tr, r_fr = [], []
+            for seed in range(seeds):
+                rng = np.random.default_rng(1000 + seed)
+                if kind == "uniform":
+                    lam = np.concatenate([[1.0, 100.0], rng.uniform(1.0, 100.0, max(0, n - 2))])
+                else:
+                    lam = np.geomspace(1.0, 100.0, n)
+                Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+                A = (Q * lam) @ Q.T
+                A = 0.5 * (A + A.T)
+                true = float(np.max(lam) / np.min(lam))
+                r_tr.append(estimate_kappa(A, "bound", form="trace").log_value - math.log(true))
+                r_fr.append(estimate_kappa(A, "bound", form="frobenius").log_value - math.log(true))
+            lt, lf = float(np.mean(r_tr)), float(np.mean(r_fr))
+
+            def show(logr: float) -> str:
+                return f"{math.exp(logr):.4g}" if logr < 700 else f"e^{logr:.0f}"
+
+            print(f"  {n:>4}  {kind:>9}  {show(lt):>17}  {lt / math.log(10):7.2f}  {show(lf):>14}  {lf / math.log(10):7.2f}")
+
+
+def reference_checks() -> None:
+    print("\nJennings et al. Q* reference checks (alpha = 1, eps = 0.01; DESIGN.md values)")
+    print(f"  {'kappa':>7}  {'Q*':>12}  {'DESIGN':>9}  {'E[queries]':>12}  {'DESIGN':>9}")
+    for kappa, q_ref, e_ref in ((10.0, 2.209e3, 5.693e3), (100.0, 2.209e4, 5.694e4), (1e4, 3.342e6, 8.613e6)):
+        q = query_count(kappa, 0.01, 1.0)
+        e = expected_queries(kappa, 0.01, 1.0)
+        ok = abs(q / q_ref - 1) < 5e-4 and abs(e / e_ref - 1) < 5e-4
+        print(f"  {kappa:>7g}  {q:12.5g}  {q_ref:9.4g}  {e:12.5g}  {e_ref:9.4g}  {'ok' if ok else 'MISMATCH'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes 10, 100, 1000 only")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for N <= 1000 (default 3)")
+    parser.add_argument("--max-exact", type=int, default=10000, help="skip eigvalsh above this N (default 10000)")
+    parser.add_argument("--seeds", type=int, default=5, help="random matrices per N for the bound/true ratio (default 5)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="limit BLAS threads (threadpoolctl); 1 avoids OpenBLAS thread stalls on a loaded machine")
+    args = parser.parse_args()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads)
+    sizes = [10, 100, 1000] if args.quick else [10, 100, 1000, 10000]
+    import os
+
+    print(f"machine: {os.cpu_count()} CPUs; BLAS threads: {args.blas_threads or 'default'}; "
+          f"load average {os.getloadavg()[0]:.2f} at start")
+    table2(sizes, args.repeats, args.max_exact)
+    bound_ratios([2, 10, 50, 200], args.seeds)
+    reference_checks()
+    print(f"load average {os.getloadavg()[0]:.2f} at end (other processes on this machine inflate the timings)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
