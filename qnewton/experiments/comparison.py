@@ -26,7 +26,7 @@ from qnewton.experiments.params import require
 from qnewton.experiments.plotting import figure, save
 from qnewton.experiments.aggregate import value
 from qnewton.experiments.spec import RunContext, Tables
-from qnewton.experiments.training import TrainingParams, check_profiles, time_model, train
+from qnewton.experiments.training import TrainingParams, as_float, check_profiles, ledger_rows, time_model, train
 
 Method = Literal["sgd", "classical", "quantum", "qnewton"]
 Readout = Literal["free", "swap-test"]
@@ -61,6 +61,21 @@ class ComparisonParams(TrainingParams):
         require(len(self.kappa_methods) > 0 and len(set(self.kappa_methods)) == len(self.kappa_methods), "kappa_methods",
                 "list each estimator once, at least one")
         require(len(self.methods) > 0 and len(set(self.methods)) == len(self.methods), "methods", "list each method once, at least one")
+
+
+def ledger_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """From one method's ledger: the median MODELED quantum seconds of a Newton step, and how
+    many inversions had an infinite modeled quantum cost (kappa estimate infinite: the bound
+    overflowing, or a pruned block that is singular or indefinite)."""
+    newton = [r for r in rows if r.get("phase") == "newton" and r.get("blocks")]
+    per_step = [as_float(r.get("modeled_quantum_seconds", 0.0)) for r in newton]
+    blocks = [b for r in newton for b in r["blocks"]]
+    infinite = sum(1 for b in blocks if not np.isfinite(as_float(b.get("quantum_seconds_model"))))
+    return {
+        "modeled_quantum_seconds_per_newton_step_median": float(np.median(per_step)) if per_step else 0.0,
+        "inversions_with_infinite_quantum_cost": infinite,
+        "median_sparsity_d": float(np.median([b["sparsity"] for b in blocks])) if blocks else None,
+    }
 
 
 def method_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +116,9 @@ def run_comparison(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) ->
                         row["shared_run"] = 1
                     else:
                         safe = profile.replace(":", "_").replace("/", "_")
-                        report, _ = train(p, seed, ctx, name=f"{tag}-{method}-{safe}-{readout}-{kappa_method}", method=method,
-                                          readout=readout, kappa_method=kappa_method, **time_model(profile))
-                        row = method_row(report[method])
+                        report, run_dir = train(p, seed, ctx, name=f"{tag}-{method}-{safe}-{readout}-{kappa_method}",
+                                                method=method, readout=readout, kappa_method=kappa_method, **time_model(profile))
+                        row = {**method_row(report[method]), **ledger_summary(ledger_rows(run_dir, method))}
                         row["shared_run"] = 0
                         if method in INDEPENDENT:
                             shared[method] = row

@@ -15,7 +15,7 @@ from qnewton.experiments.comparison import ComparisonParams, plot_tables, run_co
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
 COLUMNS = (
-    "steps", "test_accuracy", "measured_seconds_per_step_without_emulation", "modeled_quantum_seconds_per_step",
+    "steps", "test_accuracy", "measured_seconds_per_step_without_emulation", "modeled_quantum_seconds_per_step", "modeled_quantum_seconds_per_newton_step_median", "inversions_with_infinite_quantum_cost",
     "modeled_quantum_total_seconds", "projected_total_seconds", "quantum_inversions", "classical_inversions",
 )
 

@@ -16,7 +16,7 @@ from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
 COLUMNS = (
     "steps", "steps_to_target", "test_accuracy", "measured_seconds_per_step", "measured_seconds_per_step_without_emulation",
-    "modeled_quantum_seconds_per_step", "projected_total_seconds", "quantum_inversions", "classical_inversions",
+    "modeled_quantum_seconds_per_step", "modeled_quantum_seconds_per_newton_step_median", "inversions_with_infinite_quantum_cost", "projected_total_seconds", "quantum_inversions", "classical_inversions",
     "paper_total_steps", "paper_seconds_per_step", "paper_total_seconds",
 )
 
