@@ -65,7 +65,7 @@ class TrainConfig:
     activation: Activation = _opt("tanh", "hidden activation (tanh has a nonzero second derivative everywhere)",
                                   get_args(Activation))
     # schedule
-    steps: int = _opt(120, "step budget per method (a step is one mini-batch)")
+    steps: int = _opt(200, "step budget per method (a step is one mini-batch)")
     batch_size: int = _opt(256, "mini-batch size")
     sgd_steps: int = _opt(40, "K: the first K steps of the Newton methods are plain SGD (paper Sec. IV-B)")
     sgd_lr: float = _opt(0.1, "SGD learning rate (the sgd method, the first K steps, and the safeguard step)")
@@ -105,7 +105,8 @@ class TrainConfig:
     # faults and output
     max_bad_steps: int = _opt(3, "stop after this many non-finite steps in a row")
     checkpoint_every: int = _opt(25, "write a checkpoint every this many steps (and at the end)")
-    threads: int | None = _opt(None, "torch intra-op threads (default: torch's choice)")
+    threads: int | None = _opt(1, "threads for torch and for numpy/scipy BLAS during the run (1 avoids torch's "
+                               "OpenMP pool and OpenBLAS fighting over the cores; none = the libraries' choice)")
 
     def __post_init__(self) -> None:
         self.validate()

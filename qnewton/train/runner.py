@@ -379,8 +379,26 @@ def run_training(config: TrainConfig, *, run_dir: Path | None = None, quiet: boo
     Everything that can fail on user input (data, calibration profile, cost models) is resolved
     before the run folder is touched. `on_step(method, step)` is called after every completed
     step (tests use it to interrupt a run)."""
+    previous_threads = torch.get_num_threads()
+    limiter = None
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(config.threads, user_api="blas")
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            limiter = None
+    try:
+        return _run_training(config, run_dir=run_dir, quiet=quiet, resume=resume, on_step=on_step, echo=echo)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        torch.set_num_threads(previous_threads)
+
+
+def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, resume: bool,
+                  on_step: StepCallback | None, echo: Callable[[str], None] | None) -> dict[str, Any]:
     data = load_dataset(config.data, data_dir=config.data_dir, test_fraction=config.test_fraction,
                         train_limit=config.train_limit)
     notes: list[str] = []
