@@ -40,6 +40,9 @@ from qnewton.train.report import text_table, verdict, write_reports
 
 StepCallback = Callable[[str, int], None]
 
+#: Largest Hessian block the circuit solver simulates (statevector of a few qubits).
+CIRCUIT_MAX_BLOCK = 16
+
 
 # ---------------------------------------------------------------------------- building blocks
 def resolve_classical_model(config: TrainConfig) -> tuple[Any, TrainConfig, str]:
@@ -79,7 +82,8 @@ def build_quantum_solver(config: TrainConfig) -> Any:
     if config.quantum_solver == "circuit":
         from qnewton.solvers.circuit import CircuitSolver  # lazy: imports Qiskit
 
-        return CircuitSolver(method=config.circuit_method, backend=config.circuit_backend)
+        return CircuitSolver(method=config.circuit_method, backend=config.circuit_backend, seed=config.seed,
+                             max_size=CIRCUIT_MAX_BLOCK, estimate_resources=False)
     from qnewton.solvers.emulated import EmulatedQLSASolver
 
     return EmulatedQLSASolver(config.qlsa_epsilon, seed=config.seed)
@@ -407,6 +411,12 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
         query_time = query_time_model(config)
         classical_model, config, source = resolve_classical_model(config)
         notes.append(f"classical cost model: {config.classical_model}, C = {config.classical_constant} ({source})")
+    if config.quantum_solver == "circuit" and any(m in ("quantum", "qnewton") for m in config.methods()):
+        sizes = [b.size for b in make_blocks(build_model(config, data), config.blocks)]
+        if max(sizes) > CIRCUIT_MAX_BLOCK:
+            raise UsageError(f"quantum_solver: the circuit solver takes blocks of at most {CIRCUIT_MAX_BLOCK} "
+                             f"parameters, this model's {config.blocks} blocks have {sizes}; use a smaller model, "
+                             "--blocks tensor, or --quantum-solver emulated")
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(json_ready(config.to_dict()), indent=2) + "\n")
