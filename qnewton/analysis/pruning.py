@@ -146,12 +146,15 @@ class _GreedyPass:
 
     def _run(self, start: int, counts: np.ndarray) -> None:
         d = self.d
+        # Entries touching a row that is already full are rejected whatever happens later (rows only
+        # fill up): drop them before the Python loop.
+        alive = np.flatnonzero((counts[self.I[start:]] < d) & (counts[self.J[start:]] < d))
         c = counts.tolist()
         fill = self.fill.tolist()
         open_rows = sum(1 for x in c if x < d)
-        I = self.I[start:].tolist()
-        J = self.J[start:].tolist()
-        V = self.V[start:].tolist()
+        I = self.I[start:][alive].tolist()
+        J = self.J[start:][alive].tolist()
+        V = self.V[start:][alive].tolist()
         kept = bytearray(len(I))
         for k in range(len(I)):
             if open_rows == 0:
@@ -176,7 +179,9 @@ class _GreedyPass:
                 if c[j] == d:
                     fill[j] = V[k]
                     open_rows -= 1
-        self.kept[start:] = np.frombuffer(bytes(kept), dtype=np.uint8).astype(bool)
+        tail = np.zeros(self.I.size - start, dtype=bool)
+        tail[alive] = np.frombuffer(bytes(kept), dtype=np.uint8).astype(bool)
+        self.kept[start:] = tail
         self.fill = np.asarray(fill, dtype=np.float64)
 
 
