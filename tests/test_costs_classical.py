@@ -77,7 +77,7 @@ def test_profile_roundtrip_atomic_and_default_path(tmp_path, monkeypatch):
 
 def test_lu_fit_on_this_machine_is_positive():
     model = LUCostModel.fit(sizes=(64, 128), repeats=1)
-    assert model.constant > 0 and model.fit["sizes"] == [64, 128] and "fitted" in model.source
+    assert model.constant > 0 and model.fit_info["sizes"] == [64, 128] and "fitted" in model.source
 
 
 def test_classical_solver_paths(rng):

@@ -130,11 +130,12 @@ def measure_multiply_add_rate(n: int = 20000, d: int = 32, repeats: int = 20, se
 
 @dataclass(frozen=True)
 class LUCostModel:
-    """R_c = C N^3 seconds (paper Sec. IV-C). source: where C came from."""
+    """R_c = C N^3 seconds (paper Sec. IV-C). source: where C came from; fit_info: the
+    measurements and fit quality behind C (sizes, seconds, r2, relative_residuals) when fitted."""
 
     constant: float
     source: str = "given"
-    fit: dict[str, Any] = field(default_factory=dict)
+    fit_info: dict[str, Any] = field(default_factory=dict)
     name: str = "lu"
 
     def __post_init__(self) -> None:
@@ -145,23 +146,16 @@ class LUCostModel:
         return float(self.constant) * float(n) ** 3
 
     @classmethod
-    def fit_machine(cls, sizes: Sequence[int] = QUICK_SIZES, repeats: int = 3, seed: int = 0) -> "LUCostModel":
-        """Time `ClassicalSolver` at `sizes` on this machine and fit C (least squares on N^3)."""
+    def fit(cls, sizes: Sequence[int] = QUICK_SIZES, repeats: int = 3, seed: int = 0) -> "LUCostModel":
+        """MEASURE `ClassicalSolver` at `sizes` on this machine and fit C (least squares on N^3)."""
         for n in sizes:
             _check_n(n)
         secs = time_classical_solver(sizes, repeats=repeats, seed=seed)
         result = fit_cubic(sizes, secs)
-        return cls(result["constant"], source=f"fitted on this machine at N={list(sizes)}", fit=result)
-
-    # interface name in notes/interfaces.md
-    fit_on_machine = fit_machine
+        return cls(result["constant"], source=f"fitted on this machine at N={list(sizes)}", fit_info=result)
 
     def describe(self) -> str:
         return f"LU: R_c = {self.constant:.4g} * N^3 s ({self.source})"
-
-
-# `LUCostModel.fit(...)` as named in the agreed interface: a classmethod that times the solver.
-LUCostModel.fit = classmethod(lambda cls, *a, **k: cls.fit_machine(*a, **k))  # type: ignore[assignment,method-assign]
 
 
 @dataclass(frozen=True)
@@ -321,7 +315,7 @@ def classical_cost_model(
     else:
         data = _quick_profile()
         source = f"quick fit on this machine (no profile at {default_profile_path()}; run `qnewton calibrate classical`)"
-    lu = LUCostModel(float(data["lu"]["constant"]), source=source, fit=dict(data["lu"]))
+    lu = LUCostModel(float(data["lu"]["constant"]), source=source, fit_info=dict(data["lu"]))
     cg = CGCostModel(float(data["cg"]["multiply_adds_per_second"]), epsilon=epsilon, source=source)
     if kind == "lu":
         return lu
