@@ -78,3 +78,58 @@ def test_draw_and_export(system, capsys, tmp_path):
 
     assert qasm3.loads(text).num_qubits == 8
     assert main(["circuit", "export", str(d / "A.npy")]) == 2
+
+
+def test_complex_input_rejected_not_silently_cast(system, capsys):
+    d, A, b = system
+    afile = _bad(d, "c.npy", A.astype(complex) + 0.5j)
+    bfile = _bad(d, "bc.npy", b.astype(complex))
+    for argv in (["circuit", "solve", afile, str(d / "b.npy")], ["circuit", "draw", str(d / "A.npy"), bfile]):
+        rc = main(argv)
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and "complex" in err, err
+
+
+def test_library_validation_rejects_complex():
+    from qnewton.errors import UsageError
+    from qnewton.quantum.block_encoding import validate_symmetric
+    from qnewton.quantum.state_prep import validate_vector
+
+    with pytest.raises(UsageError, match="complex"):
+        validate_symmetric(np.eye(2) * (1 + 1j))
+    with pytest.raises(UsageError, match="complex"):
+        validate_vector(np.array([1.0 + 0j, 1j]), 2)
+
+
+def test_export_path_mistakes_one_line_nothing_written(system, capsys, tmp_path):
+    d, A, b = system
+    af, bf = str(d / "A.npy"), str(d / "b.npy")
+    a_file = d / "A.npy"
+    cases = {
+        "is a directory": ["circuit", "export", af, bf, "--qasm3", str(tmp_path)],
+        "directory does not exist": ["circuit", "export", af, bf, "--qasm3", str(tmp_path / "no" / "x.qasm")],
+        "not both": ["circuit", "export", af, bf, "--qasm3", str(tmp_path / "y.qasm"), "--reference", str(tmp_path / "r")],
+        "not a directory": ["circuit", "export", "--reference", str(a_file)],
+    }
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for reason, argv in cases.items():
+        rc = main(argv)
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and reason in err, (reason, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no stray or temporary files
+    assert np.array_equal(np.load(a_file), A)  # the file given as --reference is untouched
+
+
+def test_export_writes_atomically_with_normal_permissions(system, capsys, tmp_path):
+    import os
+    import stat
+
+    d, A, b = system
+    out = tmp_path / "be.qasm"
+    out.write_text("old")
+    assert main(["circuit", "export", str(d / "A.npy"), str(d / "b.npy"), "--method", "block-encoding", "--qasm3", str(out)]) == 0
+    assert out.read_text().startswith("OPENQASM 3")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A.npy", "b.npy", "be.qasm"]  # no temporary left

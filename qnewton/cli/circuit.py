@@ -38,8 +38,11 @@ def _load_array(path: str, name: str) -> np.ndarray:
             arr = np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a usage error
         raise UsageError(f"{name}: cannot read {path} ({type(exc).__name__})") from None
-    if not np.issubdtype(np.asarray(arr).dtype, np.number):
+    dtype = np.asarray(arr).dtype
+    if not np.issubdtype(dtype, np.number):
         raise UsageError(f"{name}: {path} does not hold numbers")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise UsageError(f"{name}: {path} holds complex numbers; the circuits solve real symmetric systems")
     return arr  # possibly memory-mapped: sizes are checked before anything is copied
 
 
@@ -145,6 +148,8 @@ def _cmd_draw(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if args.reference and (args.A or args.b or args.qasm3):
+        raise UsageError("export: give either A.npy b.npy --qasm3 OUT or --reference DIR, not both")
     if args.reference:
         from qnewton.quantum.reference import write_reference_circuits
 
@@ -158,11 +163,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from qnewton.quantum.export import to_qasm3
 
     A, b = _load_system(args, args.max_size)
-    text = to_qasm3(_solver_circuit(args.method, A, b))
+    from qnewton.quantum.files import write_text_atomic
+
     out = Path(args.qasm3)
-    if not out.parent.exists():
+    if out.is_dir():
+        raise UsageError(f"--qasm3: {out} is a directory, expected a file name")
+    if not out.parent.is_dir():
         raise UsageError(f"--qasm3: directory does not exist: {out.parent}")
-    out.write_text(text)
+    text = to_qasm3(_solver_circuit(args.method, A, b))
+    write_text_atomic(out, text, field="--qasm3")
     print(f"wrote {out} ({len(text)} characters, OpenQASM 3, basis u/cx)")
     return 0
 

@@ -75,6 +75,8 @@ class BlockEncoding:
 
 def validate_symmetric(A: np.ndarray, name: str = "A") -> np.ndarray:
     """Return A as a float64 exactly symmetric square matrix, or raise UsageError naming the fault."""
+    if np.iscomplexobj(A):
+        raise UsageError(f"{name}: must be a real matrix, got complex entries")
     try:
         M = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError) as exc:

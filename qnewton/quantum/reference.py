@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from qnewton.errors import UsageError
 from qnewton.quantum.export import to_qasm3
 from qnewton.quantum.hhl import build_hhl
 from qnewton.quantum.qsvt import build_qsvt
@@ -68,8 +69,15 @@ def write_reference_circuits(out_dir: str | Path) -> dict[str, Any]:
     from qiskit import qasm3
     from qiskit.quantum_info import Statevector
 
+    from qnewton.quantum.files import write_text_atomic
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--reference: {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--reference: cannot create directory {out} ({exc.strerror or exc})") from None
     manifest: dict[str, Any] = {
         "description": "Reference circuits of qnewton (docs/quantum.md). Regenerate: qnewton circuit export --reference circuits/",
         "basis": ["u", "cx", "measure"],
@@ -78,7 +86,7 @@ def write_reference_circuits(out_dir: str | Path) -> dict[str, Any]:
     for name, sc, A, b in _solver_entries():
         text = to_qasm3(sc.circuit)
         fname = f"{name}.qasm"
-        (out / fname).write_text(text)
+        write_text_atomic(out / fname, text, field="--reference")
         entry: dict[str, Any] = {
             "file": fname,
             "kind": "linear-solver",
@@ -100,7 +108,7 @@ def write_reference_circuits(out_dir: str | Path) -> dict[str, Any]:
         manifest["circuits"][name] = entry
     qc = overlap_circuit(SWAP_A, SWAP_B, "swap")
     text = to_qasm3(qc)
-    (out / "swap_test.qasm").write_text(text)
+    write_text_atomic(out / "swap_test.qasm", text, field="--reference")
     o = exact_overlap(SWAP_A, SWAP_B)
     manifest["circuits"]["swap_test"] = {
         "file": "swap_test.qasm",
@@ -112,5 +120,5 @@ def write_reference_circuits(out_dir: str | Path) -> dict[str, Any]:
         "ancilla_clbit": 0,
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2) + "\n", field="--reference")
     return manifest

@@ -10,6 +10,8 @@ from qnewton.errors import UsageError
 
 def validate_vector(b: np.ndarray, size: int, name: str = "b") -> np.ndarray:
     """b as float64 of length `size`, finite and nonzero, or UsageError."""
+    if np.iscomplexobj(b):
+        raise UsageError(f"{name}: must be a real vector, got complex entries")
     try:
         v = np.asarray(b, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError) as exc:
@@ -24,6 +26,7 @@ def validate_vector(b: np.ndarray, size: int, name: str = "b") -> np.ndarray:
 
 
 def pad_vector(b: np.ndarray, size: int) -> np.ndarray:
+    """b followed by zeros up to length `size` (the padded system's right-hand side)."""
     out = np.zeros(size)
     out[: b.shape[0]] = b
     return out
