@@ -78,3 +78,46 @@ def test_exported_sherbrooke_equals_shipped_file(tmp_path: Path, capsys: pytest.
     rc, _, _ = run(["calibration", "export", "--backend", "fake_sherbrooke", "--out", str(out)], capsys)
     assert rc == 0
     assert out.read_text() == load_profile("ibm_sherbrooke").path.read_text()
+
+
+def test_show_checks_options_before_printing(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, reason in (
+        (["calibration", "show", "ibm_sherbrooke", "--n", "0"], "--n"),
+        (["calibration", "show", "ibm_sherbrooke", "--kappa", "10"], "needs --n"),
+        (["calibration", "show", "ibm_sherbrooke", "--n", "4", "--kappa", "0.5"], "kappa"),
+        (["calibration", "show", "ibm_sherbrooke", "--n", "4", "--kappa", "10", "--epsilon", "2"], "epsilon"),
+    ):
+        rc, out, err = run(argv, capsys)
+        assert rc == 2 and out == "", argv  # nothing printed before the error
+        assert len(err.strip().splitlines()) == 1 and reason in err, err
+
+
+def test_show_non_utf8_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bin.json"
+    bad.write_bytes(b"\xff\xfe\x00{")
+    rc, out, err = run(["calibration", "show", str(bad)], capsys)
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "not UTF-8" in err and "bin.json" in err
+
+
+def test_export_path_mistakes_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out_path, reason in ((tmp_path, "is a directory"), (blocker / "x.json", "cannot create directory")):
+        rc, out, err = run(["calibration", "export", "--backend", "fake_manila", "--out", str(out_path), "--force"], capsys)
+        assert rc == 2 and out == ""
+        assert len(err.strip().splitlines()) == 1 and reason in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_export_file_mode_follows_umask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "sub" / "manila.json"
+    rc, _, _ = run(["calibration", "export", "--backend", "fake_manila", "--out", str(target)], capsys)
+    assert rc == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert load_profile(target).num_qubits == 5

@@ -85,6 +85,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from qnewton.costs.calibration import load_profile, query_time_model
 
+    if args.n is not None and (args.n < 1 or args.sparsity < 1):
+        raise UsageError("--n and --sparsity: must be positive integers")
+    if args.kappa is not None and args.n is None:
+        raise UsageError("--kappa: needs --n (the matrix size whose query time is priced)")
+    if args.kappa is not None:
+        from qnewton.costs.quantum import expected_queries
+
+        alpha = float(args.alpha) if args.alpha is not None else float(args.sparsity)
+        expected_queries(args.kappa, args.epsilon, alpha)  # validates kappa, epsilon, alpha up front
     p = load_profile(args.name)
     if args.json:
         print(json.dumps(p.raw, indent=1))
@@ -112,8 +121,6 @@ def cmd_show(args: argparse.Namespace) -> int:
                 f"median error {p.median_gate_error(g):.4g}, worst error {'n/a' if worst is None else f'{worst:.4g}'}"
             )
     if args.n is not None:
-        if args.n < 1 or args.sparsity < 1:
-            raise UsageError("--n and --sparsity: must be positive integers")
         model = query_time_model(p)
         print(f"per-query time for N={args.n}, d={args.sparsity}: {model.seconds_per_query(args.n, args.sparsity):.6g} s [MODELED]")
         if hasattr(model, "estimate"):

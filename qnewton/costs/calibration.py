@@ -28,7 +28,6 @@ import math
 import os
 import re
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -409,6 +408,8 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> CalibrationProfile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start}); a profile is a JSON file") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -438,23 +439,20 @@ def dumps_profile(data: dict[str, Any]) -> str:
 
 
 def write_profile(data: dict[str, Any], path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Validate `data` and write it atomically (temporary file in the same directory, then rename)."""
+    """Validate `data` and write it atomically (temporary file in the same directory, then rename).
+
+    Missing parent directories are created; an existing file is replaced only with `overwrite`.
+    Path problems (a directory at `path`, a file where a directory should be) raise UsageError.
+    """
+    from qnewton.quantum.files import write_text_atomic
+
     out = Path(path).expanduser()
     validate_profile(data, origin=str(out))
+    if out.is_dir():
+        raise UsageError(f"out: {out} is a directory, expected a .json file name")
     if out.exists() and not overwrite:
         raise UsageError(f"out: {out} exists (pass --force to overwrite)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps_profile(data))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_text_atomic(out, dumps_profile(data), field="out", make_parents=True)
 
 
 # --------------------------------------------------------------------------------------------
