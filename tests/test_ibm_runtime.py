@@ -220,3 +220,27 @@ def test_token_without_network_is_one_line(monkeypatch: pytest.MonkeyPatch, no_c
         make_runtime_executor("ibm:ibm_sherbrooke")
     msg = str(err.value)
     assert msg.startswith("cannot connect to IBM Quantum (ConnectionError: HTTPSConnectionPool") and "\n" not in msg
+
+
+def test_runtime_log_lines_are_silenced_while_connecting(monkeypatch: pytest.MonkeyPatch, no_credentials: Path) -> None:
+    """qiskit-ibm-runtime logs 'Loading account with the given token' at WARNING to stderr; with a
+    bad token that line came before our one-line error. It must be off while connecting, and back after."""
+    import logging
+
+    import qiskit_ibm_runtime
+
+    seen: list[bool] = []
+
+    class BadToken:
+        def __init__(self, **kwargs) -> None:
+            seen.append(logging.getLogger("qiskit_ibm_runtime.qiskit_runtime_service").isEnabledFor(logging.WARNING))
+            raise ValueError("Unable to retrieve instances. Please check that you are using a valid API token.")
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", BadToken)
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "abc")
+    logger = logging.getLogger("qiskit_ibm_runtime")
+    level = logger.level
+    with pytest.raises(UsageError, match="cannot connect to IBM Quantum"):
+        make_runtime_executor("ibm:ibm_sherbrooke")
+    assert seen == [False]
+    assert logger.level == level

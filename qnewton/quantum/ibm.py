@@ -20,12 +20,14 @@ it and exits 2), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Iterator, Literal, TextIO
 
 from qnewton.errors import UsageError
 
@@ -101,6 +103,19 @@ def _saved_account_exists(path: Path) -> bool:
     return isinstance(data, dict) and bool(data)
 
 
+@contextlib.contextmanager
+def _quiet_runtime_logger() -> Iterator[None]:
+    """Silence qiskit-ibm-runtime's log lines (e.g. 'Loading account with the given token') so a
+    failure reaches the user as the one-line UsageError, not as a log line plus the error."""
+    logger = logging.getLogger("qiskit_ibm_runtime")
+    level = logger.level
+    logger.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def runtime_service(*, token: str | None = None, channel: str | None = None, instance: str | None = None) -> Any:
     """QiskitRuntimeService from $QISKIT_IBM_TOKEN (or `token`) or a saved account; UsageError otherwise."""
     token = token or os.environ.get(ENV_TOKEN) or None
@@ -127,7 +142,7 @@ def runtime_service(*, token: str | None = None, channel: str | None = None, ins
     try:
         from qiskit_ibm_runtime import QiskitRuntimeService
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_runtime_logger():
             warnings.simplefilter("ignore")
             return QiskitRuntimeService(**kwargs)
     except Exception as exc:  # noqa: BLE001 - network, auth, malformed account: all one line
