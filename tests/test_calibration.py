@@ -224,3 +224,22 @@ def test_query_time_model_for_hypothetical_profiles() -> None:
 def test_validate_profile_accepts_dict_directly() -> None:
     p = validate_profile(HYPO, origin="inline")
     assert p.kind == "hypothetical" and p.gate_time == 2e-18 and math.isclose(p.gate_time, 2e-18)
+
+
+def test_rep_delay_units_one_rule_for_export_and_resources() -> None:
+    """Export and the circuit solver's device-time model read the repetition delay with one rule:
+    seconds as given, a value > 1 is microseconds, none reported -> 250 us."""
+    from types import SimpleNamespace
+
+    from qnewton.costs.calibration_export import backend_rep_delay_seconds
+    from qnewton.quantum.resources import rep_delay_seconds
+
+    def backend(value):
+        return SimpleNamespace(configuration=lambda: SimpleNamespace(default_rep_delay=value))
+
+    assert backend_rep_delay_seconds(backend(0.0005)) == 0.0005
+    assert backend_rep_delay_seconds(backend(0.05)) == 0.05  # 50 ms in seconds (the old 1e-2 rule read it as us)
+    assert backend_rep_delay_seconds(backend(250.0)) == pytest.approx(250e-6)
+    assert backend_rep_delay_seconds(backend(None)) == 250e-6
+    assert rep_delay_seconds(backend(0.05)) == 0.05
+    assert rep_delay_seconds() == 250e-6  # FakeSherbrooke

@@ -28,6 +28,9 @@ def test_solve_json(system, capsys, method):
     assert out["fidelity"] >= 0.99
     np.testing.assert_allclose(out["solution"], np.linalg.solve(A, b), rtol=0.05)
     assert out["ecr_count"] > 0 and out["depth"] > 0 and 0 < out["duration_seconds"] < 1
+    # the modeled job time is traceable: shots_modeled x (one-shot duration + 250 us repetition delay)
+    assert out["shots_modeled"] == 4096 * 2  # exact readout: 4096 shots x N' = 2 circuits
+    assert out["estimated_device_seconds"] == pytest.approx(out["shots_modeled"] * (out["duration_seconds"] + 250e-6))
 
 
 def test_solve_shots_gpu_request_falls_back(system, capsys):

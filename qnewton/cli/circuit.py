@@ -113,7 +113,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         "duration_seconds": info.get("duration_seconds_per_shot_modeled"),
         "duration_note": "MODELED: one shot of the transpiled circuit on ibm_sherbrooke (estimate_duration)",
         "estimated_device_seconds": info.get("estimated_device_seconds_modeled"),
-        "estimated_device_seconds_note": "MODELED: shots x (duration + 250 us repetition delay)",
+        "shots_modeled": info.get("shots_modeled"),
+        "estimated_device_seconds_note": (
+            "MODELED: shots_modeled x (duration + 250 us repetition delay); with exact statevector "
+            "readout shots_modeled = shots per circuit x N' (the counts readout a device would need)"
+        ),
         "measured_seconds": {
             "build": info["build_seconds_measured"],
             "transpile": info.get("transpile_seconds_measured"),

@@ -56,6 +56,7 @@ import numpy as np
 
 from qnewton.costs.calibration import CalibrationProfile
 from qnewton.errors import UsageError
+from qnewton.quantum.block_encoding import padded_size  # N' = what block_encode pads N to
 
 SparsityClass = Literal["diagonal", "general"]
 EstimateSource = Literal["transpiled", "extrapolated"]
@@ -69,11 +70,6 @@ MAX_TRANSPILE_SIZE = 64
 def sparsity_class(sparsity: int) -> SparsityClass:
     """d = 1 -> "diagonal"; d >= 2 -> "general" (see module docstring)."""
     return "diagonal" if int(sparsity) == 1 else "general"
-
-
-def padded_size(n: int) -> int:
-    """N' = smallest power of two >= max(N, 2) (what block_encode pads to)."""
-    return max(2, 1 << (int(n) - 1).bit_length())
 
 
 def representative_matrix(size: int, sparsity: int, seed: int = 0) -> np.ndarray:
@@ -131,6 +127,7 @@ class GateCountFit:
     samples: tuple[TranspiledQuery, ...] = field(repr=False)
 
     def count(self, gate: str, qubits: int) -> float:
+        """c_g(m): modeled count of `gate` in one query on m = `qubits` qubits."""
         return math.exp(self.log_a[gate] + self.log_r[gate] * qubits)
 
     def growth(self, gate: str) -> float:
@@ -155,6 +152,7 @@ class QueryEstimate:
 
     @property
     def fidelity(self) -> float:
+        """exp(log_fidelity): probability that one query runs without a gate error."""
         return math.exp(self.log_fidelity)
 
 
@@ -349,6 +347,8 @@ class CalibratedQueryTimeModel:
 
     # --- details ----------------------------------------------------------------------------
     def estimate(self, n: int, sparsity: int) -> QueryEstimate:
+        """Per-query duration (MODELED s), gate counts and fidelity; transpiled for N' <= max(fit_sizes),
+        extrapolated by the gate-count fit above (`QueryEstimate.source` says which)."""
         n, sparsity = _check_n_d(n, sparsity)
         return self._estimate(n, min(sparsity, n))
 

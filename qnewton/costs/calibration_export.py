@@ -38,6 +38,22 @@ def _float_or_none(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
+def backend_rep_delay_seconds(backend: Any) -> float:
+    """The backend's default repetition delay in seconds (250 us when it reports none).
+
+    IBM configurations give `default_rep_delay` in seconds for fake and live backends alike
+    (qiskit-ibm-runtime converts the API's microseconds); a value > 1 can only be microseconds.
+    """
+    try:
+        value = getattr(backend.configuration(), "default_rep_delay", None)
+    except Exception:  # noqa: BLE001 - configuration shapes differ across backends and versions
+        value = None
+    if value is None:
+        return DEFAULT_REP_DELAY_SECONDS
+    value = float(value)
+    return value * 1e-6 if value > 1 else value
+
+
 def profile_from_backend(backend: Any, *, source: str, name: str | None = None, label: str | None = None) -> dict[str, Any]:
     """Calibration profile dict (schema v1, kind "device") from a BackendV2's target and properties."""
     target = getattr(backend, "target", None)
@@ -97,18 +113,7 @@ def profile_from_backend(backend: Any, *, source: str, name: str | None = None, 
             gates[gname] = entries
     basis = [g for g in gates]
 
-    config = None
-    try:
-        config = backend.configuration()
-    except Exception:  # noqa: BLE001
-        pass
-    rep_delay = getattr(config, "default_rep_delay", None) if config is not None else None
-    # IBM configurations give default_rep_delay in seconds for fake backends and live ones alike
-    # (qiskit-ibm-runtime converts the API's microseconds); a value > 1 would be microseconds.
-    if rep_delay is None:
-        rep_delay = DEFAULT_REP_DELAY_SECONDS
-    elif rep_delay > 1:
-        rep_delay = rep_delay * 1e-6
+    rep_delay = backend_rep_delay_seconds(backend)
     cmap = target.build_coupling_map()
     edges = sorted([list(e) for e in cmap.get_edges()]) if cmap is not None else []
 

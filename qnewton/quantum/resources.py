@@ -17,10 +17,8 @@ from typing import Any
 
 from qiskit import QuantumCircuit, transpile
 
+from qnewton.costs.calibration_export import DEFAULT_REP_DELAY_SECONDS, backend_rep_delay_seconds
 from qnewton.quantum.backends import fake_sherbrooke
-
-#: FakeSherbrooke's default repetition delay (seconds between shots), from its configuration.
-DEFAULT_REP_DELAY_SECONDS = 250e-6
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,12 @@ class CircuitResources:
 
 
 def rep_delay_seconds(backend: Any = None) -> float:
-    backend = backend or fake_sherbrooke()
-    try:
-        value = float(backend.configuration().default_rep_delay)
-        return value * 1e-6 if value > 1e-2 else value  # some configurations give microseconds
-    except Exception:  # noqa: BLE001 - configuration shapes differ across versions
-        return DEFAULT_REP_DELAY_SECONDS
+    """Repetition delay between shots (s) of `backend` (default FakeSherbrooke: 250 us)."""
+    return backend_rep_delay_seconds(backend or fake_sherbrooke())
 
 
 def transpile_for_device(qc: QuantumCircuit, backend: Any = None, *, optimization_level: int = 1, seed: int = 7) -> QuantumCircuit:
+    """`qc` transpiled for `backend` (default FakeSherbrooke) with a fixed seed (reproducible counts)."""
     backend = backend or fake_sherbrooke()
     return transpile(qc, backend=backend, optimization_level=optimization_level, seed_transpiler=seed)
 

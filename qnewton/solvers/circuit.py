@@ -51,6 +51,7 @@ MEMORY_FRACTION = 0.5
 
 
 def available_memory_bytes() -> int:
+    """Physical memory of this machine in bytes (8 GiB if the OS does not say)."""
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -157,27 +158,32 @@ class CircuitSolver:
         self.readout = "exact" if (readout == "auto" and exact_ok) or readout == "exact" else "counts"
         self.name = f"circuit-{method}"
 
-    def build(self, A: np.ndarray, b: np.ndarray) -> SolverCircuit:
-        """Validate and build the circuit (no simulation)."""
+    def _validated_matrix(self, A: np.ndarray) -> np.ndarray:
+        """A as an exactly symmetric float64 matrix no larger than max_size, or UsageError."""
         M = validate_symmetric(A)
-        n = M.shape[0]
-        if n > self.max_size:
+        if M.shape[0] > self.max_size:
             raise UsageError(
-                f"A: block of size {n} exceeds the circuit solver's max_size={self.max_size} "
+                f"A: block of size {M.shape[0]} exceeds the circuit solver's max_size={self.max_size} "
                 "(use the emulated or classical solver, or raise max_size)"
             )
+        return M
+
+    def build(self, A: np.ndarray, b: np.ndarray) -> SolverCircuit:
+        """Validate and build the circuit (no simulation)."""
+        M = self._validated_matrix(A)
+        n = M.shape[0]
         v = validate_vector(b, n)
         return build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon)
 
     def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+        """Build and simulate the circuit for A x = b; x read out exactly or from counts (module docstring).
+
+        SolveResult.measured_seconds is MEASURED wall clock here; modeled_quantum_seconds is MODELED
+        (the scheduler's figure if `decision` is given, else the transpiled-circuit device model).
+        """
         t_start = time.perf_counter()
-        M = validate_symmetric(A)
+        M = self._validated_matrix(A)
         n = M.shape[0]
-        if n > self.max_size:
-            raise UsageError(
-                f"A: block of size {n} exceeds the circuit solver's max_size={self.max_size} "
-                "(use the emulated or classical solver, or raise max_size)"
-            )
         bv = np.asarray(b, dtype=np.float64).reshape(-1)
         if bv.shape[0] == n and np.all(bv == 0):
             return SolveResult(
