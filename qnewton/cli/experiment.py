@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from qnewton.errors import UsageError
@@ -34,6 +36,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM -> SystemExit, so that the half-written temporary result folder is removed.
+    raise SystemExit(128 + signum)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from qnewton.experiments.config import load_config
     from qnewton.experiments.registry import experiment_names
@@ -46,6 +53,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     configs = [load_config(args.config or n, quick=args.quick, seeds=args.seeds) for n in names]
     if args.config and configs[0].name != args.name:
         raise UsageError(f"--config: file is for {configs[0].name!r}, not {args.name!r}")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     for cfg in configs:
         outcome = run_experiment(cfg, out=Path(args.out), data_dir=args.data_dir, log=_log)
         print(f"{outcome.name}: wrote {outcome.directory}/ ({outcome.measured_seconds:.1f} s measured, "
