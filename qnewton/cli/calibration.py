@@ -20,6 +20,7 @@ from qnewton.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
+    """Add `calibration list|show|export` to the `qnewton` parser."""
     parser = subparsers.add_parser(
         "calibration",
         help="list, show and export device calibration profiles (calibrations/*.json)",
@@ -60,6 +61,7 @@ def _missing_action(parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Print one line per profile on the search path (invalid ones marked INVALID with the reason)."""
     from qnewton.costs.calibration import list_profiles, load_profile
 
     rows = []
@@ -83,6 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """Summarize a profile; with --n the MODELED per-query time, with --kappa one run's fidelity."""
     from qnewton.costs.calibration import load_profile, query_time_model
 
     if args.n is not None and (args.n < 1 or args.sparsity < 1):
@@ -146,6 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Export a profile from a fake or live backend to --out (atomic) or stdout, validated first."""
     from qnewton.costs.calibration import dumps_profile, validate_profile, write_profile
     from qnewton.quantum.ibm import export_profile
 

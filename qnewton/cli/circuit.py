@@ -191,11 +191,13 @@ def _positive_int(text: str) -> int:
 
 
 def register(subparsers: Any) -> None:
+    """Add `circuit solve|draw|export` to the `qnewton` parser."""
     p = subparsers.add_parser("circuit", help="build, simulate, draw and export HHL / QSVT circuits")
     sub = p.add_subparsers(dest="circuit_command", metavar="SUBCOMMAND", parser_class=type(p))
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
     def common(q: argparse.ArgumentParser, methods: tuple[str, ...], optional_files: bool = False) -> None:
+        """The A, b files and the options every subcommand shares."""
         nargs = "?" if optional_files else None
         q.add_argument("A", nargs=nargs, help="matrix file (.npy, .txt or .csv): real symmetric N x N")
         q.add_argument("b", nargs=nargs, help="right-hand side file (.npy, .txt or .csv), length N")

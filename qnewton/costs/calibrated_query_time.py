@@ -166,10 +166,12 @@ class RunFidelity:
 
     @property
     def log_fidelity(self) -> float:
+        """log F_run = Q log F_query + sum of log(1 - readout error) over the measured qubits."""
         return self.log_fidelity_gates + self.log_fidelity_readout
 
     @property
     def fidelity(self) -> float:
+        """F_run = exp(log_fidelity) (underflows to 0 for long runs; use log_fidelity)."""
         return math.exp(self.log_fidelity)
 
     @property

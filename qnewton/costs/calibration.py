@@ -98,6 +98,7 @@ class CalibrationProfile:
 
     @property
     def is_device(self) -> bool:
+        """True for a device snapshot, False for a hypothetical gate-time profile."""
         return self.kind == "device"
 
     def fingerprint(self) -> str:
@@ -117,13 +118,16 @@ class CalibrationProfile:
         return statistics.median(errs) if errs else 0.0
 
     def median_qubit(self, attr: str) -> float | None:
+        """Median of a QubitCalibration field over the qubits that report it (None if none do)."""
         vals = [getattr(q, attr) for q in self.qubits if getattr(q, attr) is not None]
         return statistics.median(vals) if vals else None
 
     def two_qubit_gates(self) -> list[str]:
+        """Names of the profile's two-qubit gates (e.g. ['ecr'])."""
         return sorted(g for g, entries in self.gates.items() if entries and len(entries[0].qubits) == 2)
 
     def one_qubit_gates(self) -> list[str]:
+        """Names of the profile's one-qubit gates."""
         return sorted(g for g, entries in self.gates.items() if entries and len(entries[0].qubits) == 1)
 
     def _gate(self, gate: str) -> tuple[GateCalibration, ...]:

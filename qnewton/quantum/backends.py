@@ -42,10 +42,13 @@ class Executor(Protocol):
     name: str
     target: Any
 
-    def run_counts(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]: ...
+    def run_counts(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
+        """Run every circuit `shots` times; one counts dict per circuit (clbit 0 rightmost)."""
+        ...
 
 
 def normalize_device(device: str) -> Device:
+    """'cpu'/'GPU'/... -> "CPU" or "GPU"; anything else is a UsageError."""
     d = str(device).strip().upper()
     if d not in ("CPU", "GPU"):
         raise UsageError(f"device: must be 'CPU' or 'GPU', got {device!r}")
@@ -122,11 +125,13 @@ class AerExecutor:
         self.fallback_reason = fallback_reason
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit:
+        """Transpile for the device (noisy-sherbrooke) or just for the simulator's instruction set."""
         if self.transpile_to is not None:
             return transpile(circuit, backend=self.transpile_to, optimization_level=1, seed_transpiler=self.seed)
         return transpile(circuit, self.simulator, optimization_level=0)
 
     def run_counts(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
+        """Simulate all circuits in one Aer job; one counts dict per circuit."""
         if not (isinstance(shots, (int, np.integer)) and shots >= 1):
             raise UsageError(f"shots: must be a positive integer, got {shots!r}")
         prepared = [self.prepare(c) for c in circuits]

@@ -64,6 +64,7 @@ class BlockEncoding:
 
     @property
     def num_qubits(self) -> int:
+        """System plus ancilla qubits of the encoding circuit."""
         return self.num_system_qubits + self.num_ancillas
 
     def unitary(self) -> np.ndarray:

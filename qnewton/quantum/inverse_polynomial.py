@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
@@ -52,7 +53,7 @@ class InversePolynomial:
         return self.coeffs[1::2].copy()
 
 
-def chebyshev_coefficients(f, degree: int) -> np.ndarray:
+def chebyshev_coefficients(f: Callable[[np.ndarray], np.ndarray], degree: int) -> np.ndarray:
     """Chebyshev interpolation coefficients c_0..c_degree of f at the degree+1 first-kind nodes (DCT-II, O(n log n))."""
     from scipy.fft import dct
 

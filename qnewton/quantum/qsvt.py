@@ -67,6 +67,7 @@ def build_qsvt(
     a, q = anc_r[0], q_r[0]
 
     def proj_phase(angle: float) -> None:
+        """exp(i angle (2 Pi - 1)) on the signal ancilla, Pi = |0><0| of the encoding ancilla."""
         qc.cx(q, a)
         qc.rz(-2.0 * angle, a)
         qc.cx(q, a)

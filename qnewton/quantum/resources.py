@@ -37,6 +37,7 @@ class CircuitResources:
     backend: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
         return asdict(self)
 
 

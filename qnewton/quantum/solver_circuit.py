@@ -43,6 +43,7 @@ class SolverCircuit:
 
     @property
     def num_qubits(self) -> int:
+        """Qubits of the solver circuit (system, clock or signal ancillas, flags)."""
         return self.circuit.num_qubits
 
     def measured(self) -> QuantumCircuit:
@@ -114,6 +115,7 @@ def _default_statevector_executor() -> Any:
 
 
 def readout_from_statevector(sc: SolverCircuit, statevector: np.ndarray) -> Readout:
+    """x = norm_factor * (post-selected amplitudes), p = their squared norm; a global phase is removed."""
     v = postselected_amplitudes(sc, statevector)
     p = float(np.vdot(v, v).real)
     if p <= 0:

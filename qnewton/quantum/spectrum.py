@@ -31,6 +31,7 @@ class SpectrumBounds:
 
     @property
     def kappa(self) -> float:
+        """lambda_max_abs / lambda_min_abs (the condition number for symmetric A)."""
         return self.lambda_max_abs / self.lambda_min_abs
 
     @classmethod

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
@@ -67,7 +67,8 @@ def _prep_circuit(state: np.ndarray | QuantumCircuit) -> QuantumCircuit:
     return qc
 
 
-def state_preparation_complex(v: np.ndarray):
+def state_preparation_complex(v: np.ndarray) -> Any:
+    """StatePreparation gate for v / ||v|| (real vectors through `state_preparation`)."""
     from qiskit.circuit.library import StatePreparation
 
     if np.allclose(v.imag, 0):
