@@ -111,9 +111,14 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=0, help="chunked reverse-over-reverse Hessian (0: auto: "
                     "2048 for models over 4000 parameters, else unchunked forward-over-reverse)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the trainer's default is 1)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    torch.set_num_threads(args.threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads, user_api="blas")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     results = []
     for spec in args.models.split(","):
