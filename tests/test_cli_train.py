@@ -89,3 +89,14 @@ def test_help_lists_every_option_with_default():
     for f in TrainConfig.__dataclass_fields__.values():
         assert "--" + f.name.replace("_", "-") in out, f.name
     assert "(default: 1.0)" in flat and "(default: 'mass:50')" in flat and "(default: 'tensor')" in flat
+
+
+def test_cli_run_then_resume(tmp_path, capsys):
+    args = ["train", "--runs-dir", str(tmp_path), "--name", "x", "--method", "sgd", "--steps", "4", "--hidden", "4",
+            "--train-limit", "100", "--batch-size", "16", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "MEASURED s/step" in out and "sgd" in out
+    assert main(["train", "--resume", str(tmp_path / "x"), "--quiet"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "x"), "--steps", "9"]) == 2
+    assert "cannot change on resume" in capsys.readouterr().err
