@@ -100,3 +100,27 @@ def test_cli_run_then_resume(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "x"), "--quiet"]) == 0
     assert main(["train", "--resume", str(tmp_path / "x"), "--steps", "9"]) == 2
     assert "cannot change on resume" in capsys.readouterr().err
+
+
+def test_ctrl_c_writes_checkpoint_and_resume_finishes(tmp_path):
+    import signal
+    import time
+
+    import torch
+
+    args = [sys.executable, "-m", "qnewton", "train", "--runs-dir", str(tmp_path), "--name", "c", "--method", "sgd",
+            "--steps", "100000", "--hidden", "4", "--train-limit", "100", "--batch-size", "8", "--eval-every", "1000",
+            "--checkpoint-every", "100000", "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ledger = tmp_path / "c" / "sgd" / "ledger.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not ledger.exists() or ledger.stat().st_size < 2000):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    ck = torch.load(tmp_path / "c" / "sgd" / "checkpoint.pt", weights_only=False)
+    assert ck["next_step"] > 0 and ck["totals"]["status"].startswith("interrupted")
+    rows = ledger.read_text().splitlines()
+    assert len(rows) >= ck["next_step"]
