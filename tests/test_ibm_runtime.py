@@ -244,3 +244,29 @@ def test_runtime_log_lines_are_silenced_while_connecting(monkeypatch: pytest.Mon
         make_runtime_executor("ibm:ibm_sherbrooke")
     assert seen == [False]
     assert logger.level == level
+
+
+def test_session_mode_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`circuit solve --backend fake:NAME --ibm-mode session` goes through a runtime Session."""
+    from qnewton.cli import main
+    from qnewton.quantum.backends import make_executor
+    from qnewton.solvers.circuit import CircuitSolver
+
+    assert CircuitSolver("qsvt", "fake:fake_manila", runtime_mode="session").executor.mode == "session"
+    with pytest.raises(UsageError, match="runtime_mode"):
+        make_executor("statevector", runtime_mode="session")
+    A = np.array([[2.0, 0.5], [0.5, 1.0]])
+    b = np.array([1.0, 0.0])
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", b)
+    capsys.readouterr()
+    rc = main(["circuit", "solve", str(tmp_path / "A.npy"), str(tmp_path / "b.npy"), "--method", "qsvt",
+               "--backend", "fake:fake_manila", "--ibm-mode", "session", "--shots", "2000", "--seed", "1",
+               "--no-resources", "--json"])
+    cap = capsys.readouterr()
+    assert rc == 0
+    assert "(session," in cap.err and "(batch," not in cap.err
+    out = json.loads(cap.out)
+    # a noisy 5-qubit snapshot: check the path and the shape of the answer, not its accuracy
+    assert len(out["solution"]) == 2 and np.all(np.isfinite(out["solution"]))
+    assert 0 < out["success_probability"] < 1 and out["shots"] >= 4000

@@ -2,6 +2,7 @@
 
     qnewton circuit solve A.npy b.npy --method hhl|qsvt --backend statevector|shots|noisy-sherbrooke
                           [--device GPU] [--shots N] [--precision D] [--seed S] [--max-size 16] [--json]
+                          [--ibm-mode batch|session]   (fake:NAME / ibm:NAME backends)
     qnewton circuit draw A.npy b.npy --method hhl|qsvt|block-encoding [--decompose K]
     qnewton circuit export A.npy b.npy --method hhl|qsvt|block-encoding --qasm3 OUT
     qnewton circuit export --reference DIR      (regenerate circuits/: .qasm files + manifest.json)
@@ -91,7 +92,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         solver = CircuitSolver(
             args.method, args.backend, device=args.device, shots=args.shots or 4096,
             max_size=args.max_size, seed=args.seed, estimate_resources=not args.no_resources,
-            precision=args.precision,
+            precision=args.precision, runtime_mode=args.ibm_mode,
         )
     for w in caught:
         print(f"qnewton circuit: warning: {w.message}", file=sys.stderr)
@@ -211,6 +212,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("--shots", type=_positive_int, default=None, help="shots per circuit (default 4096; not used by exact statevector readout)")
     s.add_argument("--precision", type=float, default=None,
                    help="target standard deviation of the measured probabilities: tops the basis circuit up to 1/(precision^2 p) shots")
+    s.add_argument("--ibm-mode", choices=("batch", "session"), default="batch",
+                   help="fake:/ibm: backends: submit through a runtime Batch (default) or Session")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--no-resources", action="store_true", help="skip transpiling to ibm_sherbrooke")
     s.add_argument("--json", action="store_true", help="print one JSON object")

@@ -154,12 +154,20 @@ class AerExecutor:
         return f"AerExecutor(name={self.name!r}, device={self.device!r})"
 
 
-def make_executor(spec: str, device: str = "CPU", seed: int | None = None) -> Any:
-    """Build an executor from a backend spec (see module docstring)."""
+def make_executor(spec: str, device: str = "CPU", seed: int | None = None, *, runtime_mode: str = "batch") -> Any:
+    """Build an executor from a backend spec (see module docstring).
+
+    runtime_mode: "batch" or "session", how fake:/ibm: backends group their SamplerV2 jobs
+    (`qiskit_ibm_runtime.Batch` / `Session`); the Aer specs accept only the default.
+    """
     if not isinstance(spec, str) or not spec:
         raise UsageError(f"backend: must be a non-empty string, got {spec!r}")
+    if runtime_mode not in ("batch", "session"):
+        raise UsageError(f"runtime_mode: must be 'batch' or 'session', got {runtime_mode!r}")
     if spec.startswith(("fake:", "ibm:")):
-        return _runtime_executor(spec, device=device, seed=seed)
+        return _runtime_executor(spec, device=device, seed=seed, mode=runtime_mode)
+    if runtime_mode != "batch":
+        raise UsageError(f"runtime_mode: {runtime_mode!r} applies to fake:NAME / ibm:NAME backends, not {spec!r}")
     if spec not in BACKEND_SPECS:
         raise UsageError(f"backend: unknown backend {spec!r}; choose one of {', '.join(BACKEND_SPECS)}, fake:NAME, ibm:NAME")
     from qiskit_aer import AerSimulator
@@ -179,7 +187,7 @@ def make_executor(spec: str, device: str = "CPU", seed: int | None = None) -> An
     )
 
 
-def _runtime_executor(spec: str, *, device: str, seed: int | None) -> Any:
+def _runtime_executor(spec: str, *, device: str, seed: int | None, mode: str = "batch") -> Any:
     try:
         from qnewton.quantum.ibm import make_runtime_executor
     except ImportError as exc:
@@ -190,4 +198,6 @@ def _runtime_executor(spec: str, *, device: str, seed: int | None) -> Any:
         kwargs["seed"] = seed
     if "device" in params:
         kwargs["device"] = device
+    if "mode" in params:
+        kwargs["mode"] = mode
     return make_runtime_executor(spec, **kwargs)

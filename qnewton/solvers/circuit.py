@@ -123,6 +123,7 @@ class CircuitSolver:
         estimate_resources: bool = True,
         precision: float | None = None,
         executor: Any = None,
+        runtime_mode: Literal["batch", "session"] = "batch",
     ) -> None:
         if method not in METHODS:
             raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
@@ -150,7 +151,9 @@ class CircuitSolver:
         self.epsilon = float(epsilon)
         self.overlap_test = overlap_test
         self.estimate_resources = bool(estimate_resources)
-        self.executor = executor if executor is not None else make_executor(backend, device=device, seed=seed)
+        self.executor = executor if executor is not None else make_executor(
+            backend, device=device, seed=seed, runtime_mode=runtime_mode
+        )
         self.device = getattr(self.executor, "device", "CPU")
         exact_ok = bool(getattr(self.executor, "exact", False))
         if readout == "exact" and not exact_ok:
