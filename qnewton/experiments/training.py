@@ -34,7 +34,7 @@ class TrainingParams:
 
     classical_constant: C in R_c = C N^3; 0 = this machine's saved profile or a quick fit.
     train_limit: use only the first N training examples; 0 = all.
-    threads: torch intra-op threads; 0 = torch's choice.
+    threads: torch and BLAS threads during a run (the trainer's default 1); 0 = the libraries' choice.
     """
 
     hidden: str = "16"
@@ -53,7 +53,7 @@ class TrainingParams:
     classical_model: Literal["lu", "cg", "best"] = "lu"
     classical_constant: float = 0.0
     train_limit: int = 0
-    threads: int = 0
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.classical_constant < 0:
@@ -61,7 +61,7 @@ class TrainingParams:
         if self.train_limit < 0:
             raise UsageError(f"train_limit: must be >= 0 (0 = all), got {self.train_limit}")
         if self.threads < 0:
-            raise UsageError(f"threads: must be >= 0 (0 = torch's choice), got {self.threads}")
+            raise UsageError(f"threads: must be >= 0 (0 = the libraries' choice), got {self.threads}")
         base_config(self)  # the trainer validates the rest
 
 
