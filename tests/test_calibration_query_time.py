@@ -169,3 +169,37 @@ def test_profiles_feed_the_scheduler() -> None:
     q_ibm = decisions["ibm_sherbrooke"].quantum_seconds
     spq = query_time_model("ibm_sherbrooke", fit_sizes=SMALL_FIT).seconds_per_query(16, 4)
     assert q_ibm / q_atto == pytest.approx(spq / 1e-18, rel=1e-9)
+
+
+def _small_device(profile, couplers):
+    """The Sherbrooke profile cut to 5 qubits with the given couplers (ECR on each), as raw JSON."""
+    import copy
+
+    from qnewton.costs.calibration import validate_profile
+
+    d = copy.deepcopy(profile.raw)
+    d["num_qubits"] = 5
+    d["qubits"] = d["qubits"][:5]
+    d["coupling_map"] = [list(c) for c in couplers]
+    ecr = d["gates"]["ecr"][0]
+    d["gates"] = {g: [e for e in entries if max(e["qubits"]) < 5] for g, entries in d["gates"].items() if g != "ecr"}
+    if couplers:
+        d["gates"]["ecr"] = [{"qubits": list(c), "duration": ecr["duration"], "error": ecr["error"]} for c in couplers]
+    d["basis_gates"] = [g for g in d["basis_gates"] if g in d["gates"]]
+    return validate_profile(d, origin="small.json")
+
+
+def test_device_that_cannot_run_the_query_is_one_line(profile) -> None:
+    """A device without two-qubit gates, or whose coupling map is too small for the query, gives a
+    one-line UsageError naming the profile (the transpiler's exception used to escape)."""
+    from qnewton.costs.calibrated_query_time import transpile_query
+
+    with pytest.raises(UsageError, match="no two-qubit gate") as err:
+        transpile_query(_small_device(profile, []), 8, 2)
+    assert "\n" not in str(err.value)
+    with pytest.raises(UsageError, match="cannot transpile a query on N'=8") as err:
+        transpile_query(_small_device(profile, [(0, 1), (1, 0)]), 8, 2)
+    assert "\n" not in str(err.value)
+    # the connected 5-qubit chain holds the 4-qubit query of N' = 8
+    chain = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert transpile_query(_small_device(profile, chain), 8, 2).duration_seconds > 0

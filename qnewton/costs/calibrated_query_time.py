@@ -215,7 +215,16 @@ def transpile_query(
     be = block_encode(representative_matrix(size, d, seed=seed))
     if be.num_qubits > profile.num_qubits:
         raise UsageError(f"calibration: {profile.name} has {profile.num_qubits} qubits, a query on N'={size} needs {be.num_qubits}")
-    tc = transpile(be.circuit, target=target, optimization_level=optimization_level, seed_transpiler=seed)
+    if be.num_qubits > 1 and not profile.two_qubit_gates():
+        raise UsageError(f"calibration: {profile.name} has no two-qubit gate, so a {be.num_qubits}-qubit query cannot run on it")
+    try:
+        tc = transpile(be.circuit, target=target, optimization_level=optimization_level, seed_transpiler=seed)
+    except Exception as exc:  # noqa: BLE001 - e.g. a coupling map too sparse for the query: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(
+            f"calibration: cannot transpile a query on N'={size} ({be.num_qubits} qubits) for {profile.name} "
+            f"({type(exc).__name__}: {first[:200]})"
+        ) from None
     counts = {str(k): int(v) for k, v in tc.count_ops().items() if k not in ("barrier",)}
     log_f = 0.0
     by_gate: dict[str, float] = {}
