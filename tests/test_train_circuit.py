@@ -55,3 +55,16 @@ def test_circuit_solver_refuses_large_blocks_before_writing(tmp_path, capsys):
     assert code == 2
     assert "quantum_solver" in capsys.readouterr().err
     assert not runs.exists()
+
+
+def test_circuit_backend_checked_before_writing(tmp_path):
+    pytest.importorskip("qiskit_aer")
+    _tiny_mnist(tmp_path)
+    cfg = TrainConfig(runs_dir=str(tmp_path / "runs"), method="quantum", data="mnist", data_dir=str(tmp_path),
+                      hidden="2", blocks="tensor", quantum_solver="circuit", circuit_backend="nosuch",
+                      classical_constant=1e-10)
+    from qnewton.errors import UsageError
+
+    with pytest.raises(UsageError, match="backend"):
+        run_training(cfg)
+    assert not (tmp_path / "runs").exists()

@@ -417,6 +417,7 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
             raise UsageError(f"quantum_solver: the circuit solver takes blocks of at most {CIRCUIT_MAX_BLOCK} "
                              f"parameters, this model's {config.blocks} blocks have {sizes}; use a smaller model, "
                              "--blocks tensor, or --quantum-solver emulated")
+        build_quantum_solver(config)  # validates circuit_method / circuit_backend before anything is written
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(json_ready(config.to_dict()), indent=2) + "\n")
