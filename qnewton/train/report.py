@@ -145,7 +145,7 @@ def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any],
         f"Data {config.get('data')}, hidden {config.get('hidden')}, blocks {config.get('blocks')}, eps {config.get('eps')}, "
         f"sparsity {config.get('sparsity')}, kappa estimator {config.get('kappa_method')}, "
         f"query time {config.get('calibration') or str(config.get('gate_time')) + ' s/query'}, "
-        f"classical C {config.get('classical_constant')}, seed {config.get('seed')}, step budget {config.get('steps')}, "
+        f"classical C {_fmt(config.get('classical_constant'))}, seed {config.get('seed')}, step budget {config.get('steps')}, "
         f"first {config.get('sgd_steps')} steps SGD, target test accuracy {target:g}.",
         "",
         LEGEND,

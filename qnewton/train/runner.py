@@ -410,7 +410,11 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
     if any(m != "sgd" for m in config.methods()):
         query_time = query_time_model(config)
         classical_model, config, source = resolve_classical_model(config)
-        notes.append(f"classical cost model: {config.classical_model}, C = {config.classical_constant} ({source})")
+        c_text = f"{config.classical_constant:.3g}" if config.classical_constant is not None else "model default"
+        notes.append(f"classical cost model: {config.classical_model}, C = {c_text} s per N^3 ({source})")
+    if "sgd" in config.methods() and len(config.methods()) > 1:
+        notes.append(f"SGD ran at learning rate {config.sgd_lr:g}; the step counts compare against that setting "
+                     "only (docs/training.md, 'Newton versus SGD')")
     if config.quantum_solver == "circuit" and any(m in ("quantum", "qnewton") for m in config.methods()):
         sizes = [b.size for b in make_blocks(build_model(config, data), config.blocks)]
         if max(sizes) > CIRCUIT_MAX_BLOCK:
