@@ -39,12 +39,12 @@ class Params:
     (the median is reported); exact_repeats: timed calls of the (slow) exact reference;
     exact_max_n: largest N for which the exact eigendecomposition runs."""
 
-    sizes: tuple[int, ...] = (10, 100, 1000, 3000)
+    sizes: tuple[int, ...] = (10, 100, 1000, 2000)
     estimators: tuple[Estimator, ...] = ("bound", "lanczos", "exact")
     kappas: tuple[float, ...] = (10.0, 100.0, 10000.0)
-    repeats: int = 3
+    repeats: int = 2
     exact_repeats: int = 1
-    exact_max_n: int = 3000
+    exact_max_n: int = 2000
 
     def __post_init__(self) -> None:
         require_nonempty_sorted_positive(self.sizes, "sizes")
