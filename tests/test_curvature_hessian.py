@@ -78,3 +78,20 @@ def test_chunked_reverse_over_reverse_equals_forward_over_reverse():
     (b,) = curvature(model, blocks, x, y, chunk_size=5)
     assert torch.allclose(a.H, b.H, atol=1e-13)
     assert torch.equal(b.H, b.H.T)
+
+
+def test_auto_chunk_switches_on_block_size(monkeypatch):
+    import qnewton.curvature.hessian as hm
+
+    model, x, y = _tiny()
+    (ref,) = curvature(model, make_blocks(model, "full"), x, y)
+    monkeypatch.setattr(hm, "AUTO_CHUNK_THRESHOLD", 10)
+    monkeypatch.setattr(hm, "AUTO_CHUNK_SIZE", 7)
+    def no_forward_mode(*a, **k):
+        raise AssertionError("forward-over-reverse used for a block above the threshold")
+
+    monkeypatch.setattr(hm, "jacfwd", no_forward_mode)
+    (auto,) = curvature(model, make_blocks(model, "full"), x, y, chunk_size="auto")
+    assert torch.allclose(ref.H, auto.H, atol=1e-13) and torch.equal(auto.H, auto.H.T)
+    with pytest.raises(AssertionError, match="forward-over-reverse"):  # a 3-parameter block stays unchunked
+        curvature(model, make_blocks(model, "tensor")[-1:], x, y, chunk_size="auto")

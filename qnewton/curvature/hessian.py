@@ -21,6 +21,14 @@ from torch.func import functional_call, grad_and_value, jacfwd, jacrev
 from qnewton.curvature.blocks import Block
 
 
+#: `chunk_size="auto"`: blocks above AUTO_CHUNK_THRESHOLD parameters use chunked reverse-over-reverse
+#: with AUTO_CHUNK_SIZE basis vectors at a time (the unchunked forward-over-reverse would hold the
+#: intermediates of all N tangents at once: tens of GB for N ~ 12.7K at batch 256).
+AUTO_CHUNK = "auto"
+AUTO_CHUNK_THRESHOLD = 4096
+AUTO_CHUNK_SIZE = 2048
+
+
 @dataclass
 class BlockCurvature:
     """Loss value, gradient g (N,) and exactly symmetric Hessian H (N, N) of one block."""
@@ -81,7 +89,7 @@ def block_curvature(
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
-    chunk_size: int | None = None,
+    chunk_size: int | str | None = None,
 ) -> BlockCurvature:
     """Gradient and exact, exactly symmetric Hessian of J over block B.
 
@@ -90,6 +98,8 @@ def block_curvature(
     only k basis vectors' intermediates at a time (for large N, e.g. 12.7K parameters)."""
     J, flat0 = block_loss_fn(model, block, x, y, dtype, loss_fn)
     g, value = grad_and_value(J)(flat0)
+    if chunk_size == AUTO_CHUNK:
+        chunk_size = AUTO_CHUNK_SIZE if block.size > AUTO_CHUNK_THRESHOLD else None
     if chunk_size is None:
         H = jacfwd(jacrev(J))(flat0)
     else:
@@ -104,7 +114,7 @@ def curvature(
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
-    chunk_size: int | None = None,
+    chunk_size: int | str | None = None,
 ) -> list[BlockCurvature]:
     """`block_curvature` for each block (the diagonal blocks of the full Hessian)."""
     return [block_curvature(model, b, x, y, dtype, loss_fn, chunk_size) for b in blocks]

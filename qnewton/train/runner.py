@@ -288,7 +288,7 @@ class MethodRun:
             return row
         # Newton phase (Algorithm 2)
         t1 = time.perf_counter()
-        curv = curvature(self.model, self.blocks, xb, yb, dtype=self.hdtype)
+        curv = curvature(self.model, self.blocks, xb, yb, dtype=self.hdtype, chunk_size="auto")
         seconds["hessian"] = time.perf_counter() - t1
         if not all(math.isfinite(c.loss) and bool(torch.isfinite(c.H).all()) and bool(torch.isfinite(c.g).all())
                    for c in curv):
