@@ -136,3 +136,35 @@ def test_export_writes_atomically_with_normal_permissions(system, capsys, tmp_pa
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
     assert sorted(p.name for p in tmp_path.iterdir()) == ["A.npy", "b.npy", "be.qasm"]  # no temporary left
+
+
+def test_extreme_scales_and_conditioning(system, capsys, monkeypatch):
+    """A scaled by 1e300 or 1e-300 still solves (fidelity/relative error were NaN from overflow);
+    kappa 1e9 is a fast one-line error for QSVT (it tried to allocate terabytes) and a warning for HHL."""
+    d, A, b = system
+    bfile = str(d / "b.npy")
+    for scale in (1e300, 1e-300):
+        afile = _bad(d, "s.npy", A * scale)
+        assert main(["circuit", "solve", afile, bfile, "--no-resources", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["fidelity"] >= 0.99 and out["relative_error"] < 0.05
+    ill = _bad(d, "ill.npy", np.diag([1.0, 1e-9]))
+    assert main(["circuit", "solve", ill, bfile, "--method", "qsvt", "--no-resources"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "degree" in err
+    import qnewton.quantum.hhl as hhl
+
+    monkeypatch.setattr(hhl, "MAX_CLOCK_QUBITS", 6)  # the real cap (14) is reached the same way, only slower
+    ill = _bad(d, "ill100.npy", np.diag([1.0, 1e-2]))
+    assert main(["circuit", "solve", ill, bfile, "--method", "hhl", "--no-resources", "--json"]) == 0
+    cap = capsys.readouterr()
+    assert "clock capped" in cap.err and json.loads(cap.out)["details"]["clock_capped"] is True
+
+
+def test_draw_large_decompose_stops_when_nothing_changes(system, capsys):
+    d, A, b = system
+    args = ["circuit", "draw", str(d / "A.npy"), str(d / "b.npy"), "--method", "block-encoding", "--decompose"]
+    assert main(args + ["100000"]) == 0
+    deep = capsys.readouterr().out
+    assert main(args + ["50"]) == 0
+    assert capsys.readouterr().out == deep and "U_A" not in deep  # fully expanded, same fixed point

@@ -98,6 +98,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"qnewton circuit: warning: {w.message}", file=sys.stderr)
     res = solver.solve(A, b)
     info = res.info
+    if info["details"].get("clock_capped"):
+        print(
+            f"qnewton circuit: warning: HHL clock capped at {info['details']['clock_qubits']} qubits for kappa "
+            f"{info['kappa']:.3g}; the solution's norm is unreliable (see relative_error), try --method qsvt",
+            file=sys.stderr,
+        )
     out = {
         "method": args.method,
         "backend": args.backend,

@@ -31,5 +31,8 @@ def draw_text(qc: QuantumCircuit, *, fold: int = 120, decompose: int = 0) -> str
     """Text drawing; `decompose` levels of definitions are expanded first."""
     circ = qc
     for _ in range(max(0, decompose)):
-        circ = circ.decompose()
+        nxt = circ.decompose()
+        if nxt.count_ops() == circ.count_ops():
+            break  # nothing left to expand (a large `decompose` no longer loops for minutes)
+        circ = nxt
     return str(circ.draw(output="text", fold=fold))

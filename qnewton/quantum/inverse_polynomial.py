@@ -97,7 +97,9 @@ def inverse_polynomial(kappa: float, epsilon: float = 1e-2, max_norm: float = 0.
     b = max(1, math.ceil(kappa * kappa * math.log(2.0 / epsilon)))
     # coefficients beyond ~ kappa log(kappa/eps) are negligible: sample at a generous degree
     est = math.ceil(kappa * math.log(kappa / epsilon + 2.0))
-    deg_full = min(2 * b - 1, 16 * est + 63)
+    # (and never beyond 16 MAX_DEGREE: the search below stops at MAX_DEGREE, and an uncapped
+    # sample size for kappa ~ 1e9 would ask for terabytes before the degree check fails)
+    deg_full = min(2 * b - 1, 16 * est + 63, 16 * MAX_DEGREE + 63)
     if deg_full % 2 == 0:
         deg_full += 1
     full = chebyshev_coefficients(lambda x: smooth_inverse(x, b), deg_full)

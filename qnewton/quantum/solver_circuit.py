@@ -136,7 +136,18 @@ def fidelity(x: np.ndarray, y: np.ndarray) -> float:
     """|<x|y>|^2 / (||x||^2 ||y||^2): the state fidelity between two solution vectors."""
     x = np.asarray(x, dtype=np.complex128).ravel()
     y = np.asarray(y, dtype=np.complex128).ravel()
-    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
-    if nx == 0 or ny == 0:
+    sx, sy = float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(y), initial=0.0))
+    if sx == 0 or sy == 0 or not (np.isfinite(sx) and np.isfinite(sy)):
         return 0.0
+    x, y = x / sx, y / sy  # scale-free: no overflow or underflow for |x| ~ 1e300 or 1e-300
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     return float(abs(np.vdot(x, y)) ** 2 / (nx * nx * ny * ny))
+
+
+def relative_error(x: np.ndarray, reference: np.ndarray) -> float:
+    """||x - reference|| / ||reference||, computed after dividing both by max|reference| (no overflow)."""
+    r = np.asarray(reference, dtype=np.float64).ravel()
+    s = float(np.max(np.abs(r), initial=0.0))
+    if s == 0 or not np.isfinite(s):
+        return float("nan")
+    return float(np.linalg.norm(np.asarray(x, dtype=np.float64).ravel() / s - r / s) / np.linalg.norm(r / s))

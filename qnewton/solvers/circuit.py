@@ -37,7 +37,7 @@ from qnewton.quantum.block_encoding import padded_size, validate_symmetric
 from qnewton.quantum.hhl import build_hhl
 from qnewton.quantum.qsvt import build_qsvt
 from qnewton.quantum.readout import estimate_solution
-from qnewton.quantum.solver_circuit import SolverCircuit, fidelity, readout_from_statevector
+from qnewton.quantum.solver_circuit import SolverCircuit, fidelity, readout_from_statevector, relative_error
 from qnewton.quantum.spectrum import exact_bounds
 from qnewton.quantum.state_prep import validate_vector
 from qnewton.solvers.base import SolveResult
@@ -229,7 +229,7 @@ class CircuitSolver:
             "circuits_run": int(circuits),
             "post_selection_rate": float(p),
             "fidelity_vs_classical": fidelity(x, x_classical),
-            "relative_error_vs_classical": float(np.linalg.norm(x - x_classical) / np.linalg.norm(x_classical)),
+            "relative_error_vs_classical": relative_error(x, x_classical),
             "sign_rule": sign_rule,
             "kappa": float(bounds.kappa),
             "details": {k: (v_ if not isinstance(v_, np.generic) else v_.item()) for k, v_ in sc.details.items()},
