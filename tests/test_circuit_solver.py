@@ -104,3 +104,14 @@ def test_largest_default_block_16(rng, method):
     res = CircuitSolver(method, estimate_resources=False).solve(A, b)
     assert res.info["fidelity_vs_classical"] >= 0.99
     assert res.info["qubits"] == (13 if method == "hhl" else 6)
+
+
+def test_memory_check_applies_to_simulators_not_live_devices():
+    from qnewton.errors import UsageError
+    from qnewton.solvers.circuit import check_memory
+
+    check_memory(20, "statevector")
+    for spec in ("statevector", "shots", "noisy-sherbrooke", "fake:fake_sherbrooke"):
+        with pytest.raises(UsageError, match="more than backend"):
+            check_memory(60, spec)
+    check_memory(60, "ibm:ibm_sherbrooke")  # simulated nowhere here: the device's qubits are the limit
