@@ -70,6 +70,11 @@ def test_limits_and_validation(rng):
         solver.solve(np.zeros((2, 2)) + 1.0, np.ones(2))
     with pytest.raises(UsageError, match="method"):
         CircuitSolver("grover")
+    for bad in ({"shots": True}, {"shots": 0}, {"max_size": True}, {"max_size": 0}, {"precision": 1.5}):
+        with pytest.raises(UsageError, match=next(iter(bad))):
+            CircuitSolver("hhl", **bad)
+    with pytest.raises(UsageError, match="size 5 exceeds"):
+        solver.build(np.eye(5), np.ones(5))  # build() and solve() share one size check
     zero = solver.solve(np.eye(2), np.zeros(2))
     assert np.all(zero.x == 0)
 

@@ -133,9 +133,9 @@ class CircuitSolver:
     ) -> None:
         if method not in METHODS:
             raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
-        if not (isinstance(max_size, int) and max_size >= 1):
+        if isinstance(max_size, bool) or not (isinstance(max_size, int) and max_size >= 1):
             raise UsageError(f"max_size: must be a positive integer, got {max_size!r}")
-        if not (isinstance(shots, (int, np.integer)) and shots >= 1):
+        if isinstance(shots, bool) or not (isinstance(shots, (int, np.integer)) and shots >= 1):
             raise UsageError(f"shots: must be a positive integer, got {shots!r}")
         if readout not in ("auto", "exact", "counts"):
             raise UsageError(f"readout: must be 'auto', 'exact' or 'counts', got {readout!r}")
