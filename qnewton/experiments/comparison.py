@@ -158,7 +158,7 @@ def plot_comparison(p: ComparisonParams, rows: list[dict[str, Any]], path: Path,
         v = (r["profile"], r["readout"], r["kappa_method"])
         if v not in variants:
             variants.append(v)
-    fig, axes = figure(ncols=3, width=5.2)
+    fig, axes = figure(ncols=3, width=5.2, height=5.2)
     width = 0.8 / max(len(variants), 1)
     x = np.arange(len(p.methods))
     def finite(values: list[float]) -> np.ndarray:
@@ -182,8 +182,8 @@ def plot_comparison(p: ComparisonParams, rows: list[dict[str, Any]], path: Path,
         ax.set_ylabel(ylabel)
     axes[0][1].set_yscale("log")
     axes[0][2].set_yscale("log")
-    axes[0][0].legend(fontsize=7)
-    axes[0][1].legend(fontsize=6)
+    axes[0][0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1)
+    axes[0][1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     axes[0][1].set_title("per step: MEASURED vs MODELED (apart)\n(missing bar = 0 or inf, see table)", fontsize=9)
     axes[0][2].set_title("projected: measured - emulation + modeled\n(missing bar = inf, see table)", fontsize=9)
     fig.suptitle(title)

@@ -102,7 +102,8 @@ def summary_cell(row: dict[str, Any], column: str) -> str:
         return fmt_number(row.get(column))
     mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
     text = fmt_number(mean)
-    if row.get("n_seeds", 1) > 1 and std not in (None, 0.0) and mean is not None:
+    # A spread below 1e-9 of the mean is rounding between seeds, not variation: not shown.
+    if row.get("n_seeds", 1) > 1 and std not in (None, 0.0) and mean is not None and abs(std) > 1e-9 * abs(mean):
         text += f" ± {fmt_number(std)}"
     if f"{column}_count" in row:
         text += f" ({row[f'{column}_count']}/{row.get('n_seeds')} seeds)"
