@@ -85,6 +85,64 @@ def test_diagonal_policy_keep_preserves_positive_definiteness():
     np.testing.assert_array_equal(keep1, np.diag(np.diag(A)))  # d = 1: the diagonal only
 
 
+def _tie_heavy(n: int, rng) -> np.ndarray:
+    """Small integers: many exactly equal magnitudes, so the tie order (row-major) matters."""
+    B = rng.integers(-3, 4, (n, n)).astype(float)
+    return B + B.T
+
+
+@pytest.mark.parametrize("diagonal", ["keep", "compete"])
+def test_numpy_fallback_and_compiled_paths_agree(diagonal, rng, monkeypatch):
+    from qnewton.analysis import pruning
+
+    if pruning.pruning_backend() != "numba":
+        pytest.skip("numba not importable: only the numpy path exists here")
+    cases = []
+    for t in range(40):
+        n = int(rng.integers(2, 60))
+        A = _tie_heavy(n, rng) if t % 2 else random_symmetric(n, rng, density=float(rng.uniform(0.2, 1.0)))
+        cases.append((A, int(rng.integers(1, n + 2))))
+    compiled = [symmetric_prune(A, d, diagonal=diagonal) for A, d in cases]
+    monkeypatch.setattr(pruning, "_compiled_greedy", None)
+    assert pruning.pruning_backend() == "numpy"
+    for (A, d), got in zip(cases, compiled):
+        fallback = symmetric_prune(A, d, diagonal=diagonal)
+        np.testing.assert_array_equal(got, fallback)
+        np.testing.assert_array_equal(got, greedy_reference(A, d, diagonal == "keep"))
+
+
+@pytest.mark.parametrize("diagonal", ["keep", "compete"])
+def test_compiled_kernel_bands_never_change_the_result(diagonal, rng):
+    """Small bands force many rounds and the buffer-regrow path; the kept set must not move."""
+    pytest.importorskip("numba")
+    from qnewton.analysis._greedy import greedy_symmetric
+
+    for t in range(12):
+        n = int(rng.integers(30, 120))
+        A = _tie_heavy(n, rng) if t % 3 == 0 else random_symmetric(n, rng)
+        if t % 3 == 2:  # low-rank off-diagonals: every row's largest entries share columns
+            u = rng.standard_normal(n)
+            A = np.diag(rng.uniform(1, 2, n)) + 5 * np.outer(u, u)
+        d = int(rng.integers(1, n // 3 + 2))
+        counts = (np.diagonal(A) != 0).astype(np.int64) if diagonal == "keep" else np.zeros(n, dtype=np.int64)
+        compete = diagonal == "compete"
+        want = greedy_reference(A, d, not compete)
+        results = []
+        for batch, seed in ((16, 0), (50, 1), (500, 2), (10**6, 3)):
+            ki, kj = greedy_symmetric(A, d, counts, compete, batch, seed)
+            assert np.all(ki <= kj)
+            P = np.zeros_like(A)
+            if not compete:
+                P[np.diag_indices(n)] = np.diag(A)
+            P[ki, kj] = A[ki, kj]
+            P[kj, ki] = A[ki, kj]
+            np.testing.assert_array_equal(P, want)
+            results.append((ki, kj))
+        for ki, kj in results[1:]:  # same entries kept in the same (greedy) order
+            np.testing.assert_array_equal(ki, results[0][0])
+            np.testing.assert_array_equal(kj, results[0][1])
+
+
 def test_row_topk_reference_rule_breaks_symmetry():
     A = np.array([[0.0, 5.0, 4.0], [5.0, 0.0, 1.0], [4.0, 1.0, 0.0]])
     R = row_topk_prune(A, 1)

@@ -12,15 +12,25 @@ the Newton step and the condition-number estimate need. `diagonal="compete"` is 
 literal reading: diagonal entries take part in the magnitude order like any other entry and use
 one slot of their row.
 
-Speed: a full sort of the N^2 / 2 entries costs about 4 s at N = 10^4 on two cores, so the
-implementation sorts only candidates, the top m_i off-diagonal entries of every row i (m_i = d
+Order: entries are visited by decreasing |value|, equal values in row-major order (smaller i,
+then smaller j, over the upper triangle), on both code paths, so results never depend on which
+path ran.
+
+Speed, compiled path (numba importable; `pruning_backend()` says which path is in use;
+QNEWTON_NO_NUMBA=1 forces the numpy path): `qnewton.analysis._greedy` runs the greedy pass in
+bands of decreasing |value|, each band collected by one scan of the still-open rows, sorted as
+int64 keys and passed over sequentially (see its docstring). About 0.3 to 3.5 s at N = 10^4
+(docs/cost-model.md).
+
+Speed, numpy path: a full sort of the N^2 / 2 entries costs about 4 s at N = 10^4 on two cores,
+so this path sorts only candidates, the top m_i off-diagonal entries of every row i (m_i = d
 at first), runs the greedy pass over them, and then proves that no skipped entry could have been
 kept: a skipped entry (i, j) is no larger than r_i and r_j (the largest skipped entries of rows i
 and j), so it is certainly rejected if row i or row j was already full when the greedy pass
-reached r_i or r_j. Rows for which this cannot be shown get m_i doubled and the pass repeats;
-with m_i >= N - 1 a row has no skipped entries, so the loop ends and the result always equals
-the full greedy pass.
-Equal magnitudes may be visited in either order (any such order is a valid greedy pass).
+reached r_i or r_j (strictly before, because of the tie order). Rows for which this cannot be
+shown get m_i doubled and the pass repeats; with m_i >= N - 1 a row has no skipped entries, so
+the loop ends and the result always equals the full greedy pass. This path is slow (tens of
+seconds at N = 10^4) when every row's largest entries share a few columns.
 
 `row_topk_prune` is the public reference code's per-row top-k rule, kept only for comparison: it
 breaks symmetry.
@@ -29,6 +39,7 @@ breaks symmetry.
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Literal
 
@@ -43,6 +54,19 @@ PruneMethod = Literal["symmetric", "row-topk"]
 MassAggregate = Literal["max", "mean", "median"]
 
 _BLOCK_ELEMENTS = 4_000_000
+
+# The compiled greedy pass (numba) when available; QNEWTON_NO_NUMBA=1 forces the numpy path.
+_compiled_greedy = None
+if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
+    try:
+        from qnewton.analysis._greedy import greedy_symmetric as _compiled_greedy
+    except ImportError:  # numba missing or incompatible with this numpy: numpy path below
+        _compiled_greedy = None
+
+
+def pruning_backend() -> str:
+    """"numba" when the compiled greedy pass is in use, "numpy" otherwise."""
+    return "numba" if _compiled_greedy is not None else "numpy"
 
 
 def _unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -117,19 +141,22 @@ class _GreedyPass:
         """Merge candidate pairs (rows[k] <= cols[k], given in row-major order) and rerun the
         pass from the first position where a new candidate lands."""
         vals = np.abs(self.A[rows, cols])
-        order = np.argsort(-vals, kind="stable")  # stable: equal values stay row-major
-        rows, cols, vals = rows[order], cols[order], vals[order]
         if self.I.size == 0:
-            self.I, self.J, self.V = rows, cols, vals
+            order = np.lexsort((rows * self.n + cols, -vals))  # |value| descending, ties row-major
+            self.I, self.J, self.V = rows[order], cols[order], vals[order]
             self.kept = np.zeros(rows.size, dtype=bool)
             self._run(0, self.counts0.copy())
             return
-        at = np.searchsorted(-self.V, -vals, side="right")
-        start = int(at.min()) if at.size else self.I.size
-        self.I = np.insert(self.I, at, rows)
-        self.J = np.insert(self.J, at, cols)
-        self.V = np.insert(self.V, at, vals)
-        kept = np.insert(self.kept, at, False)
+        if rows.size == 0:
+            return
+        I = np.concatenate([self.I, rows])
+        J = np.concatenate([self.J, cols])
+        V = np.concatenate([self.V, vals])
+        order = np.lexsort((I * self.n + J, -V))
+        fresh = order >= self.I.size
+        start = int(np.argmax(fresh))
+        self.I, self.J, self.V = I[order], J[order], V[order]
+        kept = np.concatenate([self.kept, np.zeros(rows.size, dtype=bool)])[order]
         kept[start:] = False
         # state of the pass just before position `start`
         ki, kj, kv = self.I[kept], self.J[kept], self.V[kept]
@@ -188,12 +215,13 @@ class _GreedyPass:
 def _rows_to_expand(A: np.ndarray, r: np.ndarray, fill: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Rows whose skipped entries are not yet ruled out (empty array: the greedy pass is exact).
 
-    Row i is safe if it was full before the pass reached r[i], or it has no skipped nonzero
-    entry. A skipped entry (i, j) <= min(r_i, r_j) is certainly rejected by the full greedy pass
-    when row i or row j is safe; only skipped entries between two unsafe rows need a look.
+    Row i is safe if it was full before the pass reached r[i] (strictly larger fill value: an
+    entry equal to r[i] may come earlier in the row-major tie order), or it has no skipped
+    nonzero entry. A skipped entry (i, j) <= min(r_i, r_j) is certainly rejected by the full
+    greedy pass when row i or row j is safe; only skipped entries between two unsafe rows need a look.
     """
     n = A.shape[0]
-    safe = (fill >= r) | (r <= 0.0)
+    safe = (fill > r) | (r <= 0.0)
     unsafe = np.flatnonzero(~safe)
     if unsafe.size < 2:
         return np.zeros(0, dtype=np.int64)
@@ -230,6 +258,30 @@ def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep") -
         counts = diag_nonzero.astype(np.int64)
     else:
         counts = np.zeros(n, dtype=np.int64)
+    if _compiled_greedy is not None:
+        # band of about 2 * (entries still wanted) per round, between 2^16 and 2^23 entries
+        band = int(min(max(n * d, 1 << 16), 1 << 23))
+        kept_rows, kept_cols = _compiled_greedy(np.ascontiguousarray(arr), d, counts, diagonal == "compete", band, 0)
+    else:
+        kept_rows, kept_cols = _greedy_numpy(arr, d, counts, diag_nonzero, diagonal)
+    out = np.empty(arr.shape)  # empty + fill: numpy's huge-page path, far fewer page faults than zeros
+    out.fill(0.0)
+    if diagonal == "keep":
+        idx = np.flatnonzero(diag_nonzero)
+        out[idx, idx] = arr[idx, idx]
+    ki, kj = kept_rows, kept_cols
+    vals = arr[ki, kj]  # upper-triangle value, mirrored below: exactly symmetric
+    out[ki, kj] = vals
+    out[kj, ki] = vals
+    return out
+
+
+def _greedy_numpy(
+    arr: np.ndarray, d: int, counts: np.ndarray, diag_nonzero: np.ndarray, diagonal: DiagonalMode
+) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy pass without numba: candidates per row, verified and expanded (module docstring).
+    Returns the kept upper-triangle pairs (rows <= cols)."""
+    n = arr.shape[0]
     m = np.full(n, min(d, max(n - 1, 0)), dtype=np.int64)
     keys, _, r = _row_candidates(arr, np.arange(n), int(m[0]))
     keys = _unique_sorted(keys)
@@ -257,17 +309,7 @@ def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep") -
         fresh_keys = fresh_keys[~present]
         keys = np.sort(np.concatenate([keys, fresh_keys]))
         greedy.add_and_run(fresh_keys // n, fresh_keys % n)
-    kept_rows, kept_cols = greedy.I[greedy.kept], greedy.J[greedy.kept]
-    out = np.empty(arr.shape)  # empty + fill: numpy's huge-page path, far fewer page faults than zeros
-    out.fill(0.0)
-    if diagonal == "keep":
-        idx = np.flatnonzero(diag_nonzero)
-        out[idx, idx] = arr[idx, idx]
-    ki, kj = kept_rows, kept_cols
-    vals = arr[ki, kj]  # upper-triangle value, mirrored below: exactly symmetric
-    out[ki, kj] = vals
-    out[kj, ki] = vals
-    return out
+    return greedy.I[greedy.kept], greedy.J[greedy.kept]
 
 
 def row_topk_prune(A: np.ndarray, d: int) -> np.ndarray:
