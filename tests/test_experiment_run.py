@@ -131,3 +131,38 @@ def test_table3_tiny_training_end_to_end_and_repeatable(tmp_path: Path) -> None:
     b = run_experiment(load_config(path), out=tmp_path / "b")
     strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith(("measured_", "projected_"))} for r in rs]
     assert strip(a.raw["comparison"]) == strip(b.raw["comparison"])
+
+
+def _write_idx(path: Path, array) -> None:
+    import struct
+
+    import numpy as np
+
+    arr = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
+    path.write_bytes(header + arr.tobytes())
+
+
+def test_data_dir_switches_to_mnist_idx_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for part, n in (("train", 80), ("t10k", 40)):
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 40, size=(n, 6, 6)) + 20 * labels[:, None, None]  # learnable
+        _write_idx(data / f"{part}-images-idx3-ubyte", images)
+        _write_idx(data / f"{part}-labels-idx1-ubyte", labels)
+    cfg = _cfg(tmp_path, TINY_TABLE3.replace('methods = ["sgd", "classical", "qnewton"]', 'methods = ["sgd", "qnewton"]'))
+    out = tmp_path / "r"
+    assert main(["experiment", "run", "table3-dnn", "--config", str(cfg), "--data-dir", str(data), "--out", str(out)]) == 0
+    result = json.loads((out / "table3-dnn" / "results.json").read_text())
+    assert result["dataset"] == "mnist" and result["data_dir"] == str(data)
+    run_config = json.loads((out / "table3-dnn" / "runs" / "table3-qnewton-attosecond-free-lanczos-seed0" / "config.json").read_text())
+    assert run_config["data"] == "mnist" and run_config["data_dir"] == str(data)
+    assert {r["method"] for r in result["tables"]["comparison"]["raw"]} == {"sgd", "qnewton"}
+    (data / "t10k-labels-idx1-ubyte").unlink()
+    assert main(["experiment", "run", "table3-dnn", "--config", str(cfg), "--data-dir", str(data), "--out", str(out)]) == 2
+    assert "t10k-labels-idx1-ubyte" in capsys.readouterr().err
+    assert (out / "table3-dnn" / "results.json").exists()  # the failed run left the previous result in place
