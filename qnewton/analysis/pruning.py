@@ -149,14 +149,20 @@ class _GreedyPass:
             return
         if rows.size == 0:
             return
-        I = np.concatenate([self.I, rows])
-        J = np.concatenate([self.J, cols])
-        V = np.concatenate([self.V, vals])
-        order = np.lexsort((I * self.n + J, -V))
-        fresh = order >= self.I.size
-        start = int(np.argmax(fresh))
-        self.I, self.J, self.V = I[order], J[order], V[order]
-        kept = np.concatenate([self.kept, np.zeros(rows.size, dtype=bool)])[order]
+        keys = rows * self.n + cols
+        order = np.lexsort((keys, -vals))
+        rows, cols, vals, keys = rows[order], cols[order], vals[order], keys[order]
+        # insertion points in the (|value| descending, row-major) order; equal values need the key
+        at = np.searchsorted(-self.V, -vals, side="left")
+        right = np.searchsorted(-self.V, -vals, side="right")
+        for k in np.flatnonzero(right > at):
+            run = self.I[at[k] : right[k]] * self.n + self.J[at[k] : right[k]]
+            at[k] += int(np.searchsorted(run, keys[k]))
+        start = int(at.min())
+        self.I = np.insert(self.I, at, rows)
+        self.J = np.insert(self.J, at, cols)
+        self.V = np.insert(self.V, at, vals)
+        kept = np.insert(self.kept, at, False)
         kept[start:] = False
         # state of the pass just before position `start`
         ki, kj, kv = self.I[kept], self.J[kept], self.V[kept]
