@@ -144,7 +144,7 @@ def test_bad_files_one_line_exit_2(capsys, tmp_path):
     assert "square" in run_fail(capsys, "kappa", str(tmp_path / "rect.npy"))
     assert "NaN" in run_fail(capsys, "kappa", str(tmp_path / "nan.npy"))
     assert "real" in run_fail(capsys, "kappa", str(tmp_path / "cplx.npy"))
-    assert "cannot read" in run_fail(capsys, "kappa", str(tmp_path / "junk.npy"))
+    assert "not a .npy file" in run_fail(capsys, "kappa", str(tmp_path / "junk.npy"))
     assert "unsupported" in run_fail(capsys, "kappa", str(tmp_path / "m.txt"))
     assert "several arrays" in run_fail(capsys, "kappa", str(tmp_path / "two.npz"))
     np.save(tmp_path / "nonsym.npy", np.array([[2.0, 1.0], [0.0, 2.0]]))
@@ -180,3 +180,52 @@ def test_calibrate_classical_writes_profile_atomically(capsys, tmp_path):
     out = run_json(capsys, "cost", "--n", "100", "--kappa", "20", "--sparsity", "4", "--profile", str(target), "--json")
     assert out["classical_seconds"] == pytest.approx(data["lu"]["constant"] * 100**3)
     assert "sizes" in run_fail(capsys, "calibrate", "classical", "--sizes", "32", "--out", str(target))
+
+
+def test_output_paths_fail_first_with_one_line(capsys, tmp_path, matrices):
+    A, paths = matrices
+    tmp_path = tmp_path / "work"
+    tmp_path.mkdir()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    (tmp_path / "folder.npy").mkdir()
+    # prune: a file where the folder should be, a folder where the file should be, /proc
+    assert "does not exist" in run_fail(capsys, "prune", str(paths["npy"]), "--sparsity", "2", "--out", str(a_file / "p.npy"))
+    assert "is a directory" in run_fail(capsys, "prune", str(paths["npy"]), "--sparsity", "2", "--out", str(tmp_path / "folder.npy"))
+    # the output path is checked before the input is even read
+    assert "--out" in run_fail(capsys, "prune", str(tmp_path / "missing.npy"), "--sparsity", "2", "--out", str(a_file / "p.npy"))
+    # cost --sweep --plot
+    assert "--plot" in run_fail(capsys, "cost", "--n", "100", "--sparsity", "4", "--sweep", "kappa=10:100:3",
+                                "--classical-constant", "1e-10", "--plot", str(a_file / "p.png"))
+    # calibrate: refused before any timing (sizes that would take minutes are never run)
+    assert "--out" in run_fail(capsys, "calibrate", "classical", "--sizes", "3000,6000", "--out", str(a_file / "c.json"))
+    assert "is a directory" in run_fail(capsys, "calibrate", "classical", "--sizes", "3000,6000", "--out", str(tmp_path))
+    assert "<= 20000" in run_fail(capsys, "calibrate", "classical", "--sizes", "64,100000000", "--out", str(tmp_path / "c.json"))
+    assert "--threads" in run_fail(capsys, "calibrate", "classical", "--threads", "0", "--out", str(tmp_path / "c.json"))
+    assert "TARGET" in run_fail(capsys, "calibrate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder.npy"]  # nothing half-written
+    # a binary file given as a classical profile
+    assert "profile" in run_fail(capsys, "cost", "--n", "10", "--kappa", "20", "--sparsity", "2", "--profile", str(paths["npy"]))
+
+
+def test_prune_mtx_keeps_non_symmetric_output(capsys, matrices, tmp_path):
+    A, paths = matrices
+    run_json(capsys, "prune", str(paths["npy"]), "--sparsity", "2", "--method", "row-topk", "--out", str(tmp_path / "r.npy"), "--json")
+    run_json(capsys, "prune", str(paths["npy"]), "--sparsity", "2", "--method", "row-topk", "--out", str(tmp_path / "r.mtx"), "--json")
+    P = np.load(tmp_path / "r.npy")
+    assert not np.array_equal(P, P.T)  # row-topk breaks symmetry on this matrix
+    np.testing.assert_array_equal(scipy.io.mmread(str(tmp_path / "r.mtx")).toarray(), P)  # both triangles written
+
+
+def test_calibrate_records_blas_threads_and_umask_mode(capsys, tmp_path):
+    import os
+
+    target = tmp_path / "c.json"
+    rc = main(["calibrate", "classical", "--sizes", "16,32", "--repeats", "1", "--threads", "1", "--out", str(target)])
+    assert rc == 0 and "BLAS threads: 1" in capsys.readouterr().out
+    assert json.loads(target.read_text())["blas_threads"] == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    out = run_json(capsys, "cost", "--n", "10", "--kappa", "20", "--sparsity", "2", "--profile", str(target), "--json")
+    assert "BLAS threads 1" in out["classical_source"]

@@ -44,6 +44,9 @@ def load_matrix(path_text: str) -> Any:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
+            with path.open("rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise UsageError(f"{path_text}: not a .npy file (no NumPy header)")
             data: Any = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -83,23 +86,75 @@ def load_matrix(path_text: str) -> Any:
     return data
 
 
+MATRIX_SUFFIXES = (".npy", ".npz", ".mtx")
+
+
+def check_output_path(
+    path_text: str | Path, field: str, suffixes: tuple[str, ...] | None = None, *, make_parents: bool = False
+) -> Path:
+    """Check BEFORE any work that `path_text` can be written: a known suffix (if `suffixes`), not a
+    directory, and a temporary file can be created (then removed) in its folder (created first if
+    `make_parents`). One-line UsageError naming `field` otherwise."""
+    import os
+    import tempfile
+
+    path = Path(path_text).expanduser()
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{field}: unsupported file type {path.suffix or '(none)'}; use {', '.join(suffixes)}")
+    if path.is_dir():
+        raise UsageError(f"{field}: {path} is a directory, expected a file name")
+    parent = path.parent
+    if make_parents and not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{field}: cannot create directory {parent} ({exc.strerror or exc})") from None
+    if not parent.is_dir():
+        raise UsageError(f"{field}: directory {parent} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"{field}: cannot write in {parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
 def save_matrix(matrix: np.ndarray, path_text: str) -> Path:
-    """Write to .npy (default), .npz (scipy.sparse CSR) or .mtx, by extension."""
+    """Write to .npy, .npz (scipy.sparse CSR) or .mtx (symmetric storage only when the matrix is
+    exactly symmetric), by extension, atomically: a temporary file in the same folder, then
+    os.replace, so a failure leaves no half-written file. Any path problem -> one-line UsageError."""
+    import os
+    import tempfile
+
     import scipy.io
     import scipy.sparse as sp
 
-    path = Path(path_text).expanduser()
-    if path.parent and not path.parent.exists():
-        raise UsageError(f"--out: directory {path.parent} does not exist")
+    path = check_output_path(path_text, "--out", MATRIX_SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        np.save(path, matrix)
-    elif suffix == ".npz":
-        sp.save_npz(path, sp.csr_matrix(matrix))
-    elif suffix == ".mtx":
-        scipy.io.mmwrite(str(path), sp.coo_matrix(matrix), symmetry="symmetric")
-    else:
-        raise UsageError(f"--out: unsupported file type {suffix or '(none)'}; use .npy, .npz or .mtx")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write in {path.parent} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".npy":
+                np.save(fh, matrix)
+            elif suffix == ".npz":
+                sp.save_npz(fh, sp.csr_matrix(matrix))
+            else:
+                symmetric = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, matrix.T)
+                scipy.io.mmwrite(fh, sp.coo_matrix(matrix), symmetry="symmetric" if symmetric else "general")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"--out: cannot write {path} ({exc.strerror or exc})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -122,14 +177,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    return v
 
 
 def _query_time(args: argparse.Namespace) -> Any:
@@ -254,6 +301,8 @@ def run_cost(args: argparse.Namespace) -> int:
         args.norm = 1.0
     sweeps = [parse_sweep(s) for s in (args.sweep or [])]
     swept = {name for name, _ in sweeps}
+    if sweeps and args.plot != "none":
+        check_output_path(args.plot, "--plot", (".png",))
     for name, flag in (("n", args.n), ("kappa", args.kappa), ("sparsity", args.sparsity)):
         if flag is None and name not in swept:
             raise UsageError(f"--{name}: required (or sweep it with --sweep {name}=START:STOP:POINTS)")
@@ -343,11 +392,7 @@ def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(args.plot).expanduser()
-    if path.suffix.lower() != ".png":
-        raise UsageError(f"--plot: must name a .png file, got {args.plot!r}")
-    if not path.parent.exists():
-        raise UsageError(f"--plot: directory {path.parent} does not exist")
+    path = check_output_path(args.plot, "--plot", (".png",))
     labels = {"kappa": "condition number $\\kappa$", "sparsity": "oracle sparsity $d$", "n": "matrix size $N$"}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
     for ax, panel in zip(axes[0], panels):
@@ -365,8 +410,12 @@ def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise UsageError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -402,6 +451,7 @@ def run_prune(args: argparse.Namespace) -> int:
 
     from qnewton.analysis.pruning import choose_sparsity, prune
 
+    check_output_path(args.out, "--out", MATRIX_SUFFIXES)  # fail before the work, not after
     A = load_matrix(args.file)
     if sp.issparse(A):
         A = A.toarray()
@@ -439,6 +489,11 @@ def run_prune(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- calibrate
 
 
+#: Largest N `calibrate classical` accepts: a dense N x N float64 test matrix (plus its factor)
+#: must fit in memory; 20000 is 3.2 GB per copy.
+MAX_CALIBRATION_SIZE = 20000
+
+
 def run_calibrate_classical(args: argparse.Namespace) -> int:
     from qnewton.costs.classical import DEFAULT_SIZES, calibrate, default_profile_path, write_profile
 
@@ -449,18 +504,24 @@ def run_calibrate_classical(args: argparse.Namespace) -> int:
             raise UsageError(f"--sizes: expected comma-separated integers, got {args.sizes!r}") from None
         if len(sizes) < 2 or min(sizes) < 2:
             raise UsageError("--sizes: give at least two sizes, each >= 2")
+        if max(sizes) > MAX_CALIBRATION_SIZE:
+            raise UsageError(f"--sizes: each N must be <= {MAX_CALIBRATION_SIZE} (dense N x N test matrices), got {max(sizes)}")
     else:
         sizes = list(DEFAULT_SIZES)
     if args.repeats < 1:
         raise UsageError(f"--repeats: must be >= 1, got {args.repeats}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: must be >= 1, got {args.threads}")
     out = Path(args.out).expanduser() if args.out else default_profile_path()
-    profile = calibrate(sizes, repeats=args.repeats)
+    check_output_path(out, "--out", make_parents=True)  # before minutes of timing, not after
+    profile = calibrate(sizes, repeats=args.repeats, threads=args.threads)
     path = write_profile(profile, out)
     lu, cg = profile["lu"], profile["cg"]
     if args.json:
         print(json.dumps(_jsonable({"path": str(path), **profile})))
         return 0
-    print("classical calibration (MEASURED on this machine)")
+    threads = "library default" if args.threads is None else args.threads
+    print(f"classical calibration (MEASURED on this machine, BLAS threads: {threads})")
     print(f"  {'N':>6}  {'seconds':>10}  {'C N^3':>10}  {'rel. residual':>13}")
     for n, t, r in zip(lu["sizes"], lu["seconds"], lu["relative_residuals"]):
         print(f"  {n:>6}  {t:>10.4g}  {lu['constant'] * n**3:>10.4g}  {r:>+13.2%}")
@@ -539,16 +600,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cc.add_argument("--sizes", default=None, help="comma-separated N (default 250,500,1000,1500,2000,3000)")
     cc.add_argument("--repeats", type=int, default=3, help="timings per N, best kept (default 3)")
     cc.add_argument("--out", default=None, help="profile path (default $QNEWTON_CACHE/classical.json or ~/.cache/qnewton/classical.json)")
+    cc.add_argument("--threads", type=_threads, default=1, metavar="N|none",
+                    help="BLAS threads while timing (default 1, as `qnewton train` solves; 'none' = the library's "
+                         "default). C fitted under other threading misprices the trainer's solves.")
     cc.add_argument("--json", action="store_true", help="print one JSON object")
     cc.set_defaults(func=run_calibrate_classical)
     c.set_defaults(func=_calibrate_help(c))
 
 
+def _threads(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', got {text!r}") from None
+
+
 def _calibrate_help(parser: argparse.ArgumentParser):
     def run(args: argparse.Namespace) -> int:
         if getattr(args, "calibrate_target", None) is None:
-            parser.print_help(sys.stderr)
-            return 2
+            raise UsageError("missing TARGET: use `qnewton calibrate classical` (see `qnewton calibrate --help`)")
         return 0
 
     return run

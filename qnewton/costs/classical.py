@@ -23,7 +23,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -223,14 +222,38 @@ ClassicalCostModel = LUCostModel | CGCostModel | BestClassicalCostModel
 # ----------------------------------------------------------------------------- profiles
 
 
+def _blas_limit(threads: int | None) -> Any:
+    """A threadpoolctl context limiting BLAS to `threads` (None: leave the libraries' setting)."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(int(threads), user_api="blas")
+
+
 def calibrate(
-    sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 3, seed: int = 0, cg_n: int = 20000, cg_d: int = 32
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    repeats: int = 3,
+    seed: int = 0,
+    cg_n: int = 20000,
+    cg_d: int = 32,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
-    """MEASURE this machine: LU/Cholesky solve times at `sizes` (fit C) and a CSR multiply-add rate."""
-    secs = time_classical_solver(sizes, repeats=repeats, seed=seed)
+    """MEASURE this machine: LU/Cholesky solve times at `sizes` (fit C) and a CSR multiply-add rate.
+
+    threads: BLAS threads during the timings (default 1, the trainer's default; None leaves the
+    libraries' choice). It is recorded in the profile: C fitted under other threading than the
+    solves it prices is wrong by up to an order of magnitude on a loaded machine.
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads: must be a positive integer or None, got {threads!r}")
+    with _blas_limit(threads):
+        secs = time_classical_solver(sizes, repeats=repeats, seed=seed)
+        cg = measure_multiply_add_rate(cg_n, cg_d, seed=seed)
     lu = fit_cubic(sizes, secs)
     lu["solver"] = "qnewton.solvers.classical.ClassicalSolver (Cholesky, LU fallback), best of %d" % repeats
-    cg = measure_multiply_add_rate(cg_n, cg_d, seed=seed)
     return {
         "format": PROFILE_FORMAT,
         "version": PROFILE_VERSION,
@@ -242,36 +265,29 @@ def calibrate(
             "python": platform.python_version(),
             "numpy": np.__version__,
         },
+        "blas_threads": threads,
         "lu": lu,
         "cg": cg,
     }
 
 
 def write_profile(profile: dict[str, Any], path: str | Path) -> Path:
-    """Write the profile JSON atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".classical-", suffix=".json.tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(profile, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write the profile JSON atomically (temp file in the same folder, then os.replace; missing
+    folders are created; mode 0o666 minus the umask). Path problems -> one-line UsageError."""
+    from qnewton.quantum.files import write_text_atomic
+
+    text = json.dumps(profile, indent=2, sort_keys=True) + "\n"
+    return write_text_atomic(path, text, field="profile", make_parents=True)
 
 
 def load_profile(path: str | Path) -> dict[str, Any]:
     """Read and validate a classical profile JSON (one-line UsageError on any problem)."""
     path = Path(path).expanduser()
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"profile: no such file {path}") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"profile: cannot read {path} as JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
         raise UsageError(f"profile: {path} is not a {PROFILE_FORMAT} file")
@@ -286,13 +302,25 @@ def load_profile(path: str | Path) -> dict[str, Any]:
 _QUICK_FIT_CACHE: dict[str, dict[str, Any]] = {}
 
 
+def _current_blas_threads() -> int | None:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+    counts = [int(i.get("num_threads", 0)) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
 def _quick_profile() -> dict[str, Any]:
-    if "quick" not in _QUICK_FIT_CACHE:
+    """Quick fit under the current BLAS threading, cached per process and thread count."""
+    threads = _current_blas_threads()
+    key = f"quick:{threads}"
+    if key not in _QUICK_FIT_CACHE:
         secs = time_classical_solver(QUICK_SIZES, repeats=3)
         lu = fit_cubic(QUICK_SIZES, secs)
         cg = measure_multiply_add_rate(20000, 16, repeats=5)
-        _QUICK_FIT_CACHE["quick"] = {"lu": lu, "cg": cg}
-    return _QUICK_FIT_CACHE["quick"]
+        _QUICK_FIT_CACHE[key] = {"lu": lu, "cg": cg, "blas_threads": threads}
+    return _QUICK_FIT_CACHE[key]
 
 
 def classical_cost_model(
@@ -306,15 +334,15 @@ def classical_cost_model(
     """
     if kind not in CLASSICAL_MODEL_KINDS:
         raise UsageError(f"classical model: must be one of {', '.join(CLASSICAL_MODEL_KINDS)}, got {kind!r}")
-    if profile is not None:
-        data = load_profile(profile)
-        source = f"profile {Path(profile).expanduser()}"
-    elif default_profile_path().is_file():
-        data = load_profile(default_profile_path())
-        source = f"profile {default_profile_path()}"
+    if profile is not None or default_profile_path().is_file():
+        where = Path(profile).expanduser() if profile is not None else default_profile_path()
+        data = load_profile(where)
+        threads = data.get("blas_threads", "unrecorded")
+        source = f"profile {where} (BLAS threads {'library default' if threads is None else threads})"
     else:
         data = _quick_profile()
-        source = f"quick fit on this machine (no profile at {default_profile_path()}; run `qnewton calibrate classical`)"
+        source = (f"quick fit on this machine at {data['blas_threads']} BLAS thread(s) (no profile at "
+                  f"{default_profile_path()}; run `qnewton calibrate classical`)")
     lu = LUCostModel(float(data["lu"]["constant"]), source=source, fit_info=dict(data["lu"]))
     cg = CGCostModel(float(data["cg"]["multiply_adds_per_second"]), epsilon=epsilon, source=source)
     if kind == "lu":
