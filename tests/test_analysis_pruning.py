@@ -97,6 +97,8 @@ def test_numpy_fallback_and_compiled_paths_agree(diagonal, rng, monkeypatch):
 
     if pruning.pruning_backend() != "numba":
         pytest.skip("numba not importable: only the numpy path exists here")
+    monkeypatch.setattr(pruning, "_COMPILED_MIN_N", 0)  # the compiled path for small matrices too
+    assert pruning.pruning_backend(2) == "numba"
     cases = []
     for t in range(40):
         n = int(rng.integers(2, 60))
@@ -104,7 +106,7 @@ def test_numpy_fallback_and_compiled_paths_agree(diagonal, rng, monkeypatch):
         cases.append((A, int(rng.integers(1, n + 2))))
     compiled = [symmetric_prune(A, d, diagonal=diagonal) for A, d in cases]
     monkeypatch.setattr(pruning, "_compiled_greedy", None)
-    assert pruning.pruning_backend() == "numpy"
+    assert pruning.pruning_backend(2) == "numpy"
     for (A, d), got in zip(cases, compiled):
         fallback = symmetric_prune(A, d, diagonal=diagonal)
         np.testing.assert_array_equal(got, fallback)
@@ -141,6 +143,29 @@ def test_compiled_kernel_bands_never_change_the_result(diagonal, rng):
         for ki, kj in results[1:]:  # same entries kept in the same (greedy) order
             np.testing.assert_array_equal(ki, results[0][0])
             np.testing.assert_array_equal(kj, results[0][1])
+
+
+def test_public_api_paths_agree_on_a_low_rank_matrix_at_n_1200(rng, monkeypatch):
+    """N above the compiled-path threshold, every row's largest entries in the same columns
+    (the benchmark's hard case): the compiled and numpy paths keep the same entries."""
+    from qnewton.analysis import pruning
+
+    if pruning.pruning_backend(1200) != "numba":
+        pytest.skip("numba not importable")
+    n = 1200
+    U = rng.standard_normal((n, 3)) * np.array([3.0, 1.0, 0.3])
+    A = U @ U.T + np.diag(rng.uniform(1.0, 2.0, n))
+    A = 0.5 * (A + A.T)
+    results = {}
+    for d in (12, 120):
+        P = symmetric_prune(A, d)
+        assert np.array_equal(P, P.T)
+        assert np.count_nonzero(P, axis=1).max() <= d
+        np.testing.assert_array_equal(np.diag(P), np.diag(A))
+        results[d] = P
+    monkeypatch.setattr(pruning, "_compiled_greedy", None)
+    for d, P in results.items():
+        np.testing.assert_array_equal(P, symmetric_prune(A, d))
 
 
 def test_row_topk_reference_rule_breaks_symmetry():

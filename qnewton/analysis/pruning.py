@@ -16,8 +16,8 @@ Order: entries are visited by decreasing |value|, equal values in row-major orde
 then smaller j, over the upper triangle), on both code paths, so results never depend on which
 path ran.
 
-Speed, compiled path (numba importable; `pruning_backend()` says which path is in use;
-QNEWTON_NO_NUMBA=1 forces the numpy path): `qnewton.analysis._greedy` runs the greedy pass in
+Speed, compiled path (numba importable and N >= 1000; `pruning_backend(n)` says which path is
+in use; QNEWTON_NO_NUMBA=1 forces the numpy path): `qnewton.analysis._greedy` runs the greedy pass in
 bands of decreasing |value|, each band collected by one scan of the still-open rows, sorted as
 int64 keys and passed over sequentially (see its docstring). About 0.3 to 3.5 s at N = 10^4
 (docs/cost-model.md).
@@ -64,9 +64,18 @@ if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
         _compiled_greedy = None
 
 
-def pruning_backend() -> str:
-    """"numba" when the compiled greedy pass is in use, "numpy" otherwise."""
-    return "numba" if _compiled_greedy is not None else "numpy"
+# Below this N the numpy path is fast (well under a second) and a first call need not pay the
+# compiled kernel's one-time JIT compile (about 20 s on this machine; later processes load it from
+# numba's on-disk cache in well under a second).
+_COMPILED_MIN_N = 1000
+
+
+def pruning_backend(n: int | None = None) -> str:
+    """"numba" when the compiled greedy pass is in use (for an N x N matrix, if n is given),
+    "numpy" otherwise."""
+    if _compiled_greedy is None or (n is not None and n < _COMPILED_MIN_N):
+        return "numpy"
+    return "numba"
 
 
 def _unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -264,7 +273,7 @@ def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep") -
         counts = diag_nonzero.astype(np.int64)
     else:
         counts = np.zeros(n, dtype=np.int64)
-    if _compiled_greedy is not None:
+    if pruning_backend(n) == "numba":
         # band of about 2 * (entries still wanted) per round, between 2^16 and 2^23 entries
         band = int(min(max(n * d, 1 << 16), 1 << 23))
         kept_rows, kept_cols = _compiled_greedy(np.ascontiguousarray(arr), d, counts, diagonal == "compete", band, 0)
