@@ -23,6 +23,8 @@ from qnewton.train.config import TrainConfig
         (["--blocks", "rows"], "--blocks"),
         (["--stop-at-target", "maybe"], "--stop-at-target"),
         (["--gate-time", "0"], "gate_time"),
+        (["--test-fraction", "0.001"], "test_fraction"),
+        (["--test-fraction", "0.999"], "test_fraction"),
     ],
 )
 def test_invalid_option_exit_2_one_line_nothing_written(tmp_path, capsys, argv, needle):
@@ -56,7 +58,24 @@ def test_invalid_config_file_value_exit_2(tmp_path, capsys):
     cfg.write_text("steps = [\n")
     assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+    cfg.write_bytes(b"\xff\xfe steps = 3\n")
+    assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "UTF-8" in err and len(err.strip().splitlines()) == 1
+    # keys at the top level AND under [train]: the top-level ones would be silently ignored
+    cfg.write_text("eps = 5.0\n[train]\nsteps = 3\n")
+    assert main(["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "eps" in err and "[train]" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_runs_dir_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    code = main(["train", "--runs-dir", str(blocker), "--method", "sgd", "--steps", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "runs_dir" in err and len(err.strip().splitlines()) == 1
 
 
 def test_mnist_missing_folder_exit_2_nothing_written(tmp_path, capsys):

@@ -55,6 +55,19 @@ def test_idx_errors_are_usage_errors(tmp_path):
         load_mnist(tmp_path)
 
 
+def test_mnist_negative_labels_are_usage_errors(tmp_path):
+    def idx(path, code, arr):
+        path.write_bytes(bytes([0, 0, code, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes())
+
+    images = np.zeros((3, 2, 2), dtype=np.uint8)
+    idx(tmp_path / "train-images-idx3-ubyte", 0x08, images)
+    idx(tmp_path / "t10k-images-idx3-ubyte", 0x08, images)
+    idx(tmp_path / "train-labels-idx1-ubyte", 0x09, np.array([0, -1, 2], dtype=np.int8))
+    idx(tmp_path / "t10k-labels-idx1-ubyte", 0x08, np.array([0, 1, 2], dtype=np.uint8))
+    with pytest.raises(UsageError, match="non-negative"):
+        load_mnist(tmp_path)
+
+
 def test_digits_fixed_stratified_standardized_split():
     a = load_digits()
     b = load_digits()

@@ -43,3 +43,16 @@ def test_zero_tolerance_is_exact_and_indefinite_uses_lu(rng):
     assert r.info["exact_method"] == "lu"
     assert r.modeled_quantum_seconds == 0.0
     assert math.isfinite(r.measured_seconds)
+
+
+def test_error_bound_holds_at_large_tolerance(rng):
+    # ||u' - u|| = 2 sin(theta/2) must stay <= eps_q over the whole range of theta; drawing theta up to
+    # arcsin(eps_q) would exceed eps_q at large eps_q (2 sin(arcsin(0.9)/2) = 1.06).
+    A = np.diag(np.linspace(1.0, 3.0, 6))
+    b = rng.standard_normal(6)
+    u = np.linalg.solve(A, b)
+    u /= np.linalg.norm(u)
+    s = EmulatedQLSASolver(0.9, seed=3)
+    errs = [np.linalg.norm(r.x / np.linalg.norm(r.x) - u) for r in (s.solve(A, b) for _ in range(300))]
+    assert max(errs) <= 0.9 + 1e-12
+    assert max(errs) > 0.85  # the range is used up to its end

@@ -7,8 +7,9 @@ A QLSA returns the normalized state |x> = x / ||x|| of A x = b within trace dist
 
 1. solves A x = b exactly in float64 (Cholesky when A is positive definite, LU otherwise);
 2. perturbs the unit vector u = x / ||x||: u' = (u + t v) / ||u + t v|| with v a random unit
-   vector orthogonal to u and t = tan(theta), theta drawn uniformly in [0, arcsin(eps_q)], so the
-   2-norm distance satisfies ||u' - u|| = 2 sin(theta / 2) <= eps_q;
+   vector orthogonal to u and t = tan(theta), theta drawn uniformly in [0, 2 arcsin(eps_q / 2)],
+   so the 2-norm distance satisfies ||u' - u|| = 2 sin(theta / 2) <= eps_q (and the trace
+   distance sin(theta) <= 2 sin(theta / 2) <= eps_q as well);
 3. returns x' = ||x|| u'.
 
 Its MEASURED time is the wall clock of this emulation; its MODELED quantum time is the
@@ -70,7 +71,7 @@ class EmulatedQLSASolver:
             v = self.rng.standard_normal(x.size)
             v -= u * float(u @ v)
             vn = float(np.linalg.norm(v))
-            theta = float(self.rng.uniform(0.0, math.asin(self.epsilon_q)))
+            theta = float(self.rng.uniform(0.0, 2.0 * math.asin(self.epsilon_q / 2.0)))
             if vn > 0:
                 w = u + math.tan(theta) * (v / vn)
                 u2 = w / np.linalg.norm(w)

@@ -214,14 +214,20 @@ class TrainConfig:
         """Read a TOML file (keys at top level or under [train]); `overrides` win over the file."""
         p = Path(path)
         try:
-            raw = tomllib.loads(p.read_text())
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(f"config: file not found: {p}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config: {p} is not UTF-8 text (TOML files are UTF-8)") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"config: {p} is not valid TOML ({exc})") from None
         except OSError as exc:
             raise UsageError(f"config: cannot read {p} ({exc.strerror})") from None
         if "train" in raw and isinstance(raw["train"], dict):
+            others = sorted(k for k in raw if k != "train")
+            if others:
+                raise UsageError(f"config: {p} sets options both at the top level ({', '.join(others)}) and "
+                                 "under [train]; put them in one place")
             raw = raw["train"]
         merged = {**raw, **overrides}
         return cls.from_dict(merged, origin=str(p))

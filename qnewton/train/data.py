@@ -13,6 +13,7 @@ dim, then the data in C order (type 0x08 = unsigned byte).
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,11 @@ def load_digits(test_fraction: float = 0.25, train_limit: int | None = None) -> 
     bunch = _load()
     x = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target, dtype=np.int64)
+    n_classes = int(np.unique(y).size)
+    n_test = math.ceil(test_fraction * y.size)
+    if n_test < n_classes or y.size - n_test < n_classes:
+        raise UsageError(f"test_fraction: {test_fraction:g} leaves {n_test} test and {y.size - n_test} training "
+                         f"images; a stratified split needs at least {n_classes} in each")
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=0)
     if train_limit is not None:
         x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
@@ -124,6 +130,8 @@ def load_mnist(data_dir: str | Path, train_limit: int | None = None) -> Dataset:
             raise UsageError(
                 f"data_dir: {part} images {images.shape} and labels {labels.shape} do not match"
             )
+        if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+            raise UsageError(f"data_dir: {part} labels must be non-negative integers")
         xs[part] = (images.reshape(images.shape[0], -1).astype(np.float64) / 255.0, labels.astype(np.int64))
     (x_tr, y_tr), (x_te, y_te) = xs["train"], xs["test"]
     if x_tr.shape[1] != x_te.shape[1]:

@@ -423,8 +423,11 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
                              "--blocks tensor, or --quantum-solver emulated")
         build_quantum_solver(config)  # validates circuit_method / circuit_backend before anything is written
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(json_ready(config.to_dict()), indent=2) + "\n")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(json_ready(config.to_dict()), indent=2) + "\n")
+    except OSError as exc:
+        raise UsageError(f"runs_dir: cannot write the run folder {run_dir} ({exc.strerror or exc})") from None
     report: dict[str, Any] = {}
     if resume and (run_dir / "report.json").exists():
         report = json.loads((run_dir / "report.json").read_text())
