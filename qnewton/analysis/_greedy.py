@@ -56,31 +56,24 @@ def _collect(Ab, d, counts, shift, lo, hi, keys, L):
     return c
 
 
-@njit(cache=True)
 def _sample_positions(n: int, compete: bool, n_sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n_sample random upper-triangle positions (i <= j, i < j unless compete); n >= 2 or compete."""
-    np.random.seed(seed)
-    si = np.empty(n_sample, dtype=np.int64)
-    sj = np.empty(n_sample, dtype=np.int64)
-    for s in range(n_sample):
-        a = np.random.randint(0, n)
-        b = np.random.randint(0, n)
-        if a > b:
-            a, b = b, a
-        if not compete and a == b:
-            if b + 1 < n:
-                b += 1
-            else:
-                a -= 1
-        si[s] = a
-        sj[s] = b
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, n_sample)
+    b = rng.integers(0, n, n_sample)
+    si, sj = np.minimum(a, b), np.maximum(a, b)
+    if not compete:
+        same = si == sj
+        up = same & (sj + 1 < n)
+        sj[up] += 1
+        si[same & ~up] -= 1
     return si, sj
 
 
 @njit(cache=True)
-def _band_edge(Ab, d, counts, si, sj, hi, k):
-    """lo (a bit pattern) such that about k of the sampled positions that are still candidates
-    (both rows open, A_ij != 0, bits(|A_ij|) < hi) lie in [lo, hi); 0 when at most k are left."""
+def _sample_candidates(Ab, d, counts, si, sj, hi):
+    """Bit patterns of the sampled positions that are still candidates: both rows open,
+    A_ij != 0 and bits(|A_ij|) < hi."""
     svals = np.empty(si.size, dtype=np.int64)
     m = 0
     for s in range(si.size):
@@ -92,18 +85,31 @@ def _band_edge(Ab, d, counts, si, sj, hi, k):
         if x > 0 and x < hi:
             svals[m] = x
             m += 1
+    return svals[:m].copy()
+
+
+def _band_edge(Ab, d, counts, si, sj, hi, k) -> np.int64:
+    """lo (a bit pattern) such that about k of the sampled candidates lie in [lo, hi); 0 when at
+    most k candidates are left in the sample (the last band then takes everything)."""
+    svals = _sample_candidates(Ab, d, counts, si, sj, hi)
+    m = svals.size
     if m == 0 or k >= m:
         return np.int64(0)
-    part = np.partition(svals[:m], m - k)
-    return part[m - k]
+    return np.int64(np.partition(svals, m - k)[m - k])
+
+
+_SHORT_RUN = 32
 
 
 @njit(cache=True)
-def _exact_runs(Ab, keys, c, L):
+def _exact_runs(Ab, keys, c, L, long_runs):
     """Keys sorted ascending agree with the exact order except inside runs of equal top bits:
-    put each such run in exact order (larger |value| first, then smaller i * N + j)."""
+    put each such run in exact order (larger |value| first, then smaller i * N + j). Runs up to
+    _SHORT_RUN long are done here (insertion sort); longer ones are written to long_runs as
+    (start, end) pairs for `_exact_long_runs`. Returns the number of long runs."""
     n = Ab.shape[0]
     low = (np.int64(1) << L) - 1
+    nlong = 0
     t = 0
     while t < c:
         top = keys[t] >> L
@@ -111,17 +117,39 @@ def _exact_runs(Ab, keys, c, L):
         while u < c and (keys[u] >> L) == top:
             u += 1
         r = u - t
-        if r > 1:
-            bits = np.empty(r, dtype=np.int64)
-            for q in range(r):
-                ij = keys[t + q] & low
-                bits[q] = -(Ab[ij // n, ij % n] & _MAXPOS)
-            # the run is in increasing i * N + j order: a stable sort on -bits finishes it
-            order = np.argsort(bits, kind="mergesort")
-            run = keys[t:u].copy()
-            for q in range(r):
-                keys[t + q] = run[order[q]]
+        if r > _SHORT_RUN:
+            if nlong < long_runs.shape[0]:
+                long_runs[nlong, 0] = t
+                long_runs[nlong, 1] = u
+            nlong += 1
+        elif r > 1:
+            # insertion sort by (|value| descending, key ascending); the run starts key-ascending
+            for q in range(t + 1, u):
+                kq = keys[q]
+                ijq = kq & low
+                bq = Ab[ijq // n, ijq % n] & _MAXPOS
+                p = q - 1
+                while p >= t:
+                    ijp = keys[p] & low
+                    bp = Ab[ijp // n, ijp % n] & _MAXPOS
+                    if bp >= bq:  # equal values: the earlier (smaller) key stays first
+                        break
+                    keys[p + 1] = keys[p]
+                    p -= 1
+                keys[p + 1] = kq
         t = u
+    return nlong
+
+
+def _exact_long_runs(A: np.ndarray, keys: np.ndarray, runs: np.ndarray, L: int) -> None:
+    """The long runs of `_exact_runs`, by a stable numpy sort on -|value| (the runs start in
+    increasing key order, so equal values stay row-major)."""
+    n = A.shape[0]
+    low = (1 << L) - 1
+    for t, u in runs:
+        ij = keys[t:u] & low
+        order = np.argsort(-np.abs(A[ij // n, ij % n]), kind="stable")
+        keys[t:u] = keys[t:u][order]
 
 
 @njit(cache=True)
@@ -158,7 +186,8 @@ def greedy_symmetric(
     for the sample of positions that picks the band edges (it changes the bands, never the
     result)."""
     n = A.shape[0]
-    Ab = np.ascontiguousarray(A, dtype=np.float64).view(np.int64)
+    Af = np.ascontiguousarray(A, dtype=np.float64)
+    Ab = Af.view(np.int64)
     shift = 0 if compete else 1
     counts = np.array(counts0, dtype=np.int64)
     open_rows = int(np.count_nonzero(counts < d))
@@ -173,6 +202,7 @@ def greedy_symmetric(
     si, sj = _sample_positions(n, compete, n_sample, seed)
     k = max(1, int(batch * n_sample / total))  # sampled positions expected in a band of `batch`
     keys = np.empty(max(int(batch), 16), dtype=np.int64)
+    long_runs = np.empty((64, 2), dtype=np.int64)
     hi = _MAXPOS
     while open_rows > 0:
         lo = _band_edge(Ab, d, counts, si, sj, hi, k)
@@ -184,7 +214,12 @@ def greedy_symmetric(
             c = int(_collect(Ab, d, counts, shift, lo, hi, keys, L))
         band = keys[:c]
         band.sort()  # numpy's integer sort (vectorized where the CPU allows)
-        _exact_runs(Ab, band, c, L)
+        nlong = int(_exact_runs(Ab, band, c, L, long_runs))
+        if nlong > long_runs.shape[0]:
+            long_runs = np.empty((nlong, 2), dtype=np.int64)
+            band.sort()
+            nlong = int(_exact_runs(Ab, band, c, L, long_runs))
+        _exact_long_runs(Af, band, long_runs[:nlong], L)
         kept, open_rows = _greedy_band(band, c, L, n, d, counts, out_i, out_j, kept, open_rows)
         if lo == 0:
             break
