@@ -44,10 +44,12 @@ def symmetry_defect(A: np.ndarray, tile: int = 512) -> float:
 
 
 def is_symmetric(A: np.ndarray, rtol: float = SYMMETRY_RTOL) -> bool:
+    """max|A - A^T| / max|A| <= rtol."""
     return symmetry_defect(A) <= rtol
 
 
 def require_symmetric(A: np.ndarray, name: str = "A", rtol: float = SYMMETRY_RTOL) -> None:
+    """Raise a one-line UsageError naming `name` unless A is symmetric within rtol."""
     defect = symmetry_defect(A)
     if defect > rtol:
         raise UsageError(f"{name}: must be symmetric (max|A - A^T| / max|A| = {defect:.3g} > {rtol:g})")

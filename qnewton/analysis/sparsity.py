@@ -12,7 +12,7 @@ every requested p off the same cumulative sums, in row blocks so that memory sta
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def _p_sparsity_sparse(A, percents: tuple[float, ...]) -> dict[float, np.ndarray
     return out
 
 
-def row_nonzeros(A) -> np.ndarray:
+def row_nonzeros(A: "np.ndarray | Any") -> np.ndarray:
     """Number of nonzero entries in each row (the oracle sparsity d of a row)."""
     try:
         import scipy.sparse as sp

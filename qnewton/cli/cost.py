@@ -291,6 +291,7 @@ def _point(args, quantum_model, classical_model, n: int, d: int, kappa: float) -
 
 
 def run_cost(args: argparse.Namespace) -> int:
+    """`qnewton cost`: one point or `--sweep` panels; MODELED quantum and classical seconds, qubits, decision."""
     from qnewton.costs.quantum import QuantumCostModel
 
     if args.alpha is not None and args.max_entry is not None:
@@ -423,6 +424,7 @@ def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
 
 
 def run_kappa(args: argparse.Namespace) -> int:
+    """`qnewton kappa FILE`: the estimate, its log, how it was obtained, and the MEASURED seconds."""
     from qnewton.analysis.kappa import estimate_kappa
 
     A = load_matrix(args.file)
@@ -447,6 +449,7 @@ def run_kappa(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    """`qnewton prune FILE`: symmetric pruning to d, written to --out atomically, with a summary."""
     import scipy.sparse as sp
 
     from qnewton.analysis.pruning import choose_sparsity, prune
@@ -495,6 +498,7 @@ MAX_CALIBRATION_SIZE = 20000
 
 
 def run_calibrate_classical(args: argparse.Namespace) -> int:
+    """`qnewton calibrate classical`: MEASURE the solver, fit C, measure a CG rate, save the profile."""
     from qnewton.costs.classical import DEFAULT_SIZES, calibrate, default_profile_path, write_profile
 
     if args.sizes:
@@ -535,6 +539,7 @@ def run_calibrate_classical(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `cost`, `kappa`, `prune` and `calibrate` commands."""
     p = subparsers.add_parser(
         "cost",
         help="quantum vs classical cost of one inversion (Jennings et al. query counts; paper Fig. 5)",

@@ -39,6 +39,7 @@ def _type_of(annotation: str) -> Any:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `qnewton train` with one flag per TrainConfig field."""
     parser = subparsers.add_parser(
         "train",
         help="train with SGD, classical, quantum and hybrid Newton and compare them (paper Table III)",
@@ -68,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults < --config FILE < flags, validated."""
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     if args.config:
         return TrainConfig.from_toml(args.config, **overrides)
@@ -75,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
     from qnewton.train.runner import load_run_config, run_training
 

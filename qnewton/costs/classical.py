@@ -141,6 +141,7 @@ class LUCostModel:
         _positive("constant", self.constant)
 
     def seconds(self, n: int, sparsity: int | None = None, kappa: float | None = None) -> float:
+        """R_c = C N^3 seconds (sparsity and kappa are ignored: a dense factorization)."""
         n = _check_n(n)
         return float(self.constant) * float(n) ** 3
 
@@ -154,6 +155,7 @@ class LUCostModel:
         return cls(result["constant"], source=f"fitted on this machine at N={list(sizes)}", fit_info=result)
 
     def describe(self) -> str:
+        """One line: the formula, C and where C came from."""
         return f"LU: R_c = {self.constant:.4g} * N^3 s ({self.source})"
 
 
@@ -173,6 +175,7 @@ class CGCostModel:
             raise UsageError(f"epsilon: must lie in (0, 1), got {eps:g}")
 
     def multiply_adds(self, n: int, sparsity: int, kappa: float) -> float:
+        """N d sqrt(kappa) ln(2/eps) multiply-adds (inf for kappa = inf)."""
         n = _check_n(n)
         if isinstance(sparsity, bool) or not isinstance(sparsity, (int, np.integer)) or sparsity < 1:
             raise UsageError(f"sparsity: must be an integer >= 1, got {sparsity!r}")
@@ -182,11 +185,13 @@ class CGCostModel:
         return float(n) * float(sparsity) * math.sqrt(k) * math.log(2.0 / self.epsilon)
 
     def seconds(self, n: int, sparsity: int | None = None, kappa: float | None = None) -> float:
+        """multiply_adds(N, d, kappa) / the measured multiply-add rate."""
         if sparsity is None or kappa is None:
             raise UsageError("cg cost model: needs the sparsity d and kappa")
         return self.multiply_adds(n, sparsity, kappa) / float(self.multiply_adds_per_second)
 
     def describe(self) -> str:
+        """One line: the formula, the rate, eps and its source."""
         return f"CG: N d sqrt(kappa) ln(2/eps) multiply-adds at {self.multiply_adds_per_second:.3g}/s, eps={self.epsilon:g} ({self.source})"
 
 
@@ -200,9 +205,11 @@ class BestClassicalCostModel:
 
     @property
     def source(self) -> str:
+        """Where both constants came from."""
         return f"lu: {self.lu.source}; cg: {self.cg.source}"
 
     def choose(self, n: int, sparsity: int | None = None, kappa: float | None = None) -> tuple[float, str]:
+        """(seconds, "lu" or "cg"): the cheaper model for this matrix (LU when d or kappa is unknown)."""
         lu = self.lu.seconds(n)
         if sparsity is None or kappa is None:
             return lu, "lu"
@@ -210,9 +217,11 @@ class BestClassicalCostModel:
         return (cg, "cg") if cg < lu else (lu, "lu")
 
     def seconds(self, n: int, sparsity: int | None = None, kappa: float | None = None) -> float:
+        """Seconds of the cheaper of LU and CG."""
         return self.choose(n, sparsity, kappa)[0]
 
     def describe(self) -> str:
+        """One line naming both models."""
         return f"best of [{self.lu.describe()}] and [{self.cg.describe()}]"
 
 

@@ -75,6 +75,7 @@ def check_kappa(kappa: Any, *, clamp: bool = False) -> tuple[float, str | None]:
 
 
 def check_alpha(alpha: Any) -> float:
+    """Validate a block-encoding subnormalization: a positive finite number."""
     a = _number("alpha", alpha)
     if not (math.isfinite(a) and a > 0):
         raise UsageError(f"alpha: must be a positive finite number, got {a:g}")
@@ -197,6 +198,7 @@ class QuantumCost:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; infinities become the strings "inf" / "-inf"."""
         out = asdict(self)
         out["notes"] = list(self.notes)
         for key, value in list(out.items()):

@@ -31,6 +31,7 @@ class Block:
 
     @property
     def size(self) -> int:
+        """Number of scalar parameters in the block (the block Hessian is size x size)."""
         total = 0
         for shape in self.shapes:
             n = 1

@@ -40,6 +40,7 @@ class BlockCurvature:
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of `logits` against integer labels `y` (the training loss J)."""
     return torch.nn.functional.cross_entropy(logits, y)
 
 

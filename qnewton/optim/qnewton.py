@@ -50,6 +50,7 @@ class QNewton(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
+        """One Q-Newton step on every parameter group; `closure` returns the loss with its graph. Returns the loss."""
         if closure is None:
             raise UsageError("closure: QNewton needs a closure that returns the loss (with graph)")
         with torch.enable_grad():

@@ -48,6 +48,7 @@ class EmulatedQLSASolver:
         self.rng = np.random.default_rng(seed)
 
     def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+        """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`."""
         start = time.perf_counter()
         A = np.asarray(A, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64).reshape(-1)

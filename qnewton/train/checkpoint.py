@@ -22,16 +22,19 @@ from qnewton.errors import UsageError
 
 
 def rng_states() -> dict[str, Any]:
+    """The torch, numpy (legacy global) and Python RNG states."""
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 
 
 def restore_rng_states(states: dict[str, Any]) -> None:
+    """Restore the states saved by `rng_states`."""
     torch.set_rng_state(states["torch"])
     np.random.set_state(states["numpy"])
     random.setstate(states["python"])
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """torch.save `payload` to a temporary file beside `path`, then rename it over `path` (atomic)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(p.suffix + ".tmp")
@@ -40,6 +43,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint; a missing or unreadable file is a one-line UsageError."""
     p = Path(path)
     if not p.exists():
         raise UsageError(f"resume: no checkpoint at {p}")

@@ -178,15 +178,19 @@ class TrainConfig:
         return tuple(out)
 
     def methods(self) -> tuple[str, ...]:
+        """The methods this run trains, in table order ("all" expands to the four)."""
         return METHODS if self.method == "all" else (self.method,)
 
     def run_dir(self) -> Path:
+        """RUNS_DIR/NAME, the folder this run writes."""
         return Path(self.runs_dir) / self.name
 
     def to_dict(self) -> dict[str, Any]:
+        """Every option as a plain dict (what config.json holds)."""
         return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with `changes` applied."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -234,6 +238,7 @@ class TrainConfig:
 
 
 def option_help(name: str) -> str:
+    """The help text of option `name` (KeyError if there is no such option)."""
     for f in fields(TrainConfig):
         if f.name == name:
             return f.metadata.get("help", "")

@@ -52,6 +52,7 @@ class Dataset:
 
     @property
     def num_features(self) -> int:
+        """Input dimension (64 for digits, 784 for MNIST)."""
         return int(self.x_train.shape[1])
 
 
@@ -145,6 +146,7 @@ def load_mnist(data_dir: str | Path, train_limit: int | None = None) -> Dataset:
 
 def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float = 0.25,
                  train_limit: int | None = None) -> Dataset:
+    """Load "digits" or "mnist" (needs data_dir); one-line UsageError on bad input."""
     if name == "digits":
         return load_digits(test_fraction, train_limit)
     if name == "mnist":

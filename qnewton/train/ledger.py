@@ -47,14 +47,17 @@ class Ledger:
         self.path = Path(path)
 
     def reset(self) -> None:
+        """Start an empty ledger file (creating its folder)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("")
 
     def append(self, row: dict[str, Any]) -> None:
+        """Append one step row as a line of strict JSON."""
         with self.path.open("a") as fh:
             fh.write(json.dumps(json_ready(row), allow_nan=False) + "\n")
 
     def rows(self) -> Iterator[dict[str, Any]]:
+        """The rows written so far, parsed, in order."""
         if not self.path.exists():
             return iter(())
         return (json.loads(line) for line in self.path.read_text().splitlines() if line.strip())

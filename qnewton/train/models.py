@@ -31,6 +31,7 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the batch x (rows are examples)."""
         act = torch.tanh if self.activation == "tanh" else torch.relu
         for i, layer in enumerate(self.layers):
             x = layer(x)
@@ -39,4 +40,5 @@ class MLP(nn.Module):
         return x
 
     def num_parameters(self) -> int:
+        """Number of trainable scalar parameters."""
         return sum(p.numel() for p in self.parameters())

@@ -92,6 +92,9 @@ class NewtonStep:
         reseed: Callable[[int], None] | None = None,
         names: list[str] | None = None,
     ) -> NewtonResult:
+        """Newton directions x_B for every block (H_B, g_B), one ledger record per block, and the
+        MEASURED seconds of the stages regularize_prune, kappa_estimate, decision and solve (module
+        docstring). `reseed(i)` is called before block i is solved (the trainer reseeds the QLSA noise)."""
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0

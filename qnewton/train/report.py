@@ -59,6 +59,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One list of formatted cells per method, in the order of `COLUMNS`."""
     rows = []
     for method, entry in report.items():
         row = []
@@ -90,6 +91,7 @@ LEGEND = (
 
 
 def markdown_table(report: dict[str, Any]) -> str:
+    """The comparison table as Markdown (report.md)."""
     header = [label for _, label in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in table_rows(report):
@@ -98,6 +100,7 @@ def markdown_table(report: dict[str, Any]) -> str:
 
 
 def text_table(report: dict[str, Any]) -> str:
+    """The comparison table as aligned plain text (printed by `qnewton train`)."""
     header = [label for _, label in COLUMNS]
     rows = table_rows(report)
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
@@ -136,6 +139,7 @@ def verdict(report: dict[str, Any], target: float) -> list[str]:
 
 
 def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any], notes: list[str] | None = None) -> None:
+    """Write report.json (the dict as is, non-finite floats as strings) and report.md into run_dir."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n")
     target = float(config.get("target_accuracy", 0.0))

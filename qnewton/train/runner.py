@@ -60,6 +60,7 @@ def resolve_classical_model(config: TrainConfig) -> tuple[Any, TrainConfig, str]
 
 
 def query_time_model(config: TrainConfig) -> Any:
+    """Seconds per block-encoding query: a calibration profile if configured, else GateTimeModel(gate_time)."""
     from qnewton.costs.query_time import GateTimeModel
 
     if config.calibration:
@@ -70,6 +71,7 @@ def query_time_model(config: TrainConfig) -> Any:
 
 
 def build_scheduler(config: TrainConfig, method: str, classical_model: Any, query_time: Any) -> Any:
+    """The Scheduler of one Newton method (policy from POLICY_OF_METHOD) with the configured cost models."""
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.scheduler import Scheduler
 
@@ -79,6 +81,7 @@ def build_scheduler(config: TrainConfig, method: str, classical_model: Any, quer
 
 
 def build_quantum_solver(config: TrainConfig) -> Any:
+    """The quantum LinearSolver: the emulated QLSA, or the Qiskit circuit solver."""
     if config.quantum_solver == "circuit":
         from qnewton.solvers.circuit import CircuitSolver  # lazy: imports Qiskit
 
@@ -90,6 +93,7 @@ def build_quantum_solver(config: TrainConfig) -> Any:
 
 
 def build_model(config: TrainConfig, data: Dataset) -> MLP:
+    """The MLP, initialized from the run seed (identical for every method)."""
     torch.manual_seed(config.seed)
     return MLP(data.num_features, config.hidden_sizes(), data.num_classes, config.activation)
 
@@ -104,6 +108,7 @@ def batch_indices(seed: int, step: int, n_train: int, batch_size: int) -> np.nda
 
 @torch.no_grad()
 def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of `model` on (x, y), without gradients."""
     logits = model(x)
     loss = float(torch.nn.functional.cross_entropy(logits, y))
     acc = float((logits.argmax(dim=1) == y).double().mean())
@@ -164,6 +169,7 @@ class MethodRun:
 
     # -------------------------------------------------------------- checkpoints
     def state(self) -> dict[str, Any]:
+        """Everything needed to continue bit for bit: next step, model and SGD state, totals, RNG states."""
         return {
             "method": self.method,
             "next_step": self.next_step,
@@ -174,9 +180,11 @@ class MethodRun:
         }
 
     def save(self, payload: dict[str, Any] | None = None) -> None:
+        """Write a checkpoint (atomically) of `payload`, default the current state."""
         save_checkpoint(self.ckpt_path, payload if payload is not None else self.state())
 
     def restore(self) -> None:
+        """Load the checkpoint, restore model, optimizer, totals and RNGs, drop later ledger rows."""
         ck = load_checkpoint(self.ckpt_path)
         if ck.get("method") != self.method:
             raise UsageError(f"resume: checkpoint {self.ckpt_path} belongs to method {ck.get('method')!r}")
@@ -189,6 +197,7 @@ class MethodRun:
 
     # -------------------------------------------------------------- the loop
     def run(self, resume: bool) -> dict[str, Any]:
+        """Run (or resume) the loop until the budget, the target or a stop; return the report entry."""
         cfg = self.config
         if resume and self.ckpt_path.exists():
             self.restore()
@@ -237,6 +246,7 @@ class MethodRun:
         return self.summary()
 
     def after_step(self, step: int, row: dict[str, Any]) -> None:
+        """Bookkeeping after a step: bad-step counter and stop, periodic evaluation, target check."""
         cfg = self.config
         t = self.totals
         if row["skipped"]:
@@ -257,6 +267,7 @@ class MethodRun:
                     t["status"] = "completed"
 
     def one_step(self, step: int) -> dict[str, Any]:
+        """One training step (SGD or Algorithm 2); returns its ledger row (MEASURED stage seconds, MODELED quantum seconds)."""
         cfg = self.config
         idx = torch.as_tensor(batch_indices(cfg.seed, step, self.x_train.shape[0], cfg.batch_size))
         xb, yb = self.x_train[idx], self.y_train[idx]
@@ -347,6 +358,7 @@ class MethodRun:
             self.totals["stages"][k] += v
 
     def summary(self) -> dict[str, Any]:
+        """This method's report.json entry (MEASURED and MODELED totals in separate keys)."""
         t = self.totals
         steps = self.next_step
         per = (lambda v: v / steps) if steps else (lambda v: 0.0)
