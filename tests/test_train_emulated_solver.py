@@ -10,8 +10,8 @@ from qnewton.solvers.emulated import EmulatedQLSASolver
 
 
 class _Dec:
-    quantum_seconds = 2.5e-9
-    readout_seconds = 1e-9
+    quantum_seconds = 3.5e-9  # Decision.quantum_seconds: solve + readout (modeled)
+    readout_seconds = 1e-9  # the readout part of it
 
 
 def test_error_within_tolerance_and_reproducible(rng):
@@ -56,3 +56,20 @@ def test_error_bound_holds_at_large_tolerance(rng):
     errs = [np.linalg.norm(r.x / np.linalg.norm(r.x) - u) for r in (s.solve(A, b) for _ in range(300))]
     assert max(errs) <= 0.9 + 1e-12
     assert max(errs) > 0.85  # the range is used up to its end
+
+
+def test_modeled_seconds_count_the_readout_once(rng):
+    # the scheduler's Decision.quantum_seconds already holds solve + readout
+    from qnewton.costs.classical import LUCostModel
+    from qnewton.costs.quantum import QuantumCostModel
+    from qnewton.costs.query_time import GateTimeModel
+    from qnewton.scheduler import Scheduler
+
+    A = np.diag(np.linspace(1.0, 4.0, 8))
+    q = QuantumCostModel(query_time=GateTimeModel(1e-9), readout="swap-test", readout_precision=0.1)
+    d = Scheduler("quantum-only", "exact", q, LUCostModel(1e-9)).decide(A, np.ones(8))
+    solve_only = d.extra["quantum_solve_seconds"]
+    assert d.readout_seconds == pytest.approx(8 * 100 * solve_only)
+    r = EmulatedQLSASolver(0.01, seed=0).solve(A, np.ones(8), d)
+    assert r.modeled_quantum_seconds == pytest.approx(solve_only + d.readout_seconds, rel=1e-12)
+    assert r.modeled_quantum_seconds == pytest.approx(d.quantum_seconds, rel=1e-12)

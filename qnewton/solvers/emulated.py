@@ -13,8 +13,9 @@ A QLSA returns the normalized state |x> = x / ||x|| of A x = b within trace dist
 3. returns x' = ||x|| u'.
 
 Its MEASURED time is the wall clock of this emulation; its MODELED quantum time is the
-scheduler's R_q (Decision.quantum_seconds + readout_seconds) when a decision is passed, else 0
-(with info["modeled_seconds_source"] saying so). The noise comes from a numpy Generator that
+scheduler's R_q, Decision.quantum_seconds (which already includes the modeled readout seconds;
+Decision.readout_seconds is the readout part of it), when a decision is passed, else 0 (with
+info["modeled_seconds_source"] saying so). The noise comes from a numpy Generator that
 the trainer reseeds per step (`reseed`), which keeps runs and resumed runs bitwise reproducible.
 """
 
@@ -82,8 +83,9 @@ class EmulatedQLSASolver:
             info["state_error"] = 0.0
         modeled = 0.0
         if decision is not None:
-            modeled = float(getattr(decision, "quantum_seconds", 0.0)) + float(getattr(decision, "readout_seconds", 0.0))
+            modeled = float(getattr(decision, "quantum_seconds", 0.0))  # solve + readout, both modeled
             info["modeled_seconds_source"] = "scheduler"
+            info["modeled_readout_seconds"] = float(getattr(decision, "readout_seconds", 0.0))
         else:
             info["modeled_seconds_source"] = "none (no decision passed)"
         return SolveResult(
