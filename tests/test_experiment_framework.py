@@ -111,7 +111,10 @@ def test_aggregate_mean_spread_and_missing_values() -> None:
 
 def test_aggregate_keeps_infinite_values_visible() -> None:
     out = aggregate_rows([{"seed": 0, "k": 1, "kappa": math.inf}, {"seed": 1, "k": 1, "kappa": math.inf}], ["k"])
-    assert out[0]["kappa_mean"] == math.inf and out[0]["kappa_count"] == 0
+    assert out[0]["kappa_mean"] == math.inf and out[0]["kappa_count"] == 0 and out[0]["kappa_infinite"] == 2
+    assert markdown_table(out, ["k"], ["kappa"]).splitlines()[-1] == "| 1 | inf |"
+    mixed = aggregate_rows([{"seed": 0, "k": 1, "c": math.inf}, {"seed": 1, "k": 1, "c": 2.0}], ["k"])
+    assert "2 (1/2 seeds finite, 1 inf)" in markdown_table(mixed, ["k"], ["c"])
 
 
 def test_atomic_output_dir_replaces_only_on_success(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ For each table, rows from all seeds are grouped by the table's key columns. Ever
 numeric column c becomes c_mean, c_std (sample standard deviation, ddof = 1; 0 for one seed),
 c_min and c_max over the seeds that have a finite value. When some seeds have no value (a
 training run that never reached the target accuracy reports None), c_count says how many did,
-so a mean over 2 of 3 seeds is never passed off as a mean over all 3. String columns are kept
+so a mean over 2 of 3 seeds is never passed off as a mean over all 3; c_infinite counts the
+seeds whose value was infinite (the mean is then +-inf only when no seed was finite). String columns are kept
 when all seeds agree and joined with "|" otherwise. `n_seeds` counts the seeds in the group.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from qnewton.experiments.spec import Rows
 
-SPREAD_SUFFIXES = ("_mean", "_std", "_min", "_max", "_count")
+SPREAD_SUFFIXES = ("_mean", "_std", "_min", "_max", "_count", "_infinite")
 
 
 def _is_number(v: Any) -> bool:
@@ -60,6 +61,8 @@ def aggregate_rows(rows: Rows, keys: Sequence[str], seed_column: str = "seed") -
                     summary[f"{c}_min"] = summary[f"{c}_max"] = None
                 if finite.size != len(values) and not all(v is None for v in values):
                     summary[f"{c}_count"] = int(finite.size)
+                if infinite:
+                    summary[f"{c}_infinite"] = len(infinite)
             else:
                 distinct = []
                 for v in values:

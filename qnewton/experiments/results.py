@@ -105,7 +105,12 @@ def summary_cell(row: dict[str, Any], column: str) -> str:
     # A spread below 1e-9 of the mean is rounding between seeds, not variation: not shown.
     if row.get("n_seeds", 1) > 1 and std not in (None, 0.0) and mean is not None and abs(std) > 1e-9 * abs(mean):
         text += f" ± {fmt_number(std)}"
-    if f"{column}_count" in row:
+    n_inf = row.get(f"{column}_infinite", 0)
+    if n_inf and n_inf == row.get("n_seeds"):
+        return text  # every seed infinite: "inf" says it all
+    if n_inf:
+        text += f" ({row.get(f'{column}_count')}/{row.get('n_seeds')} seeds finite, {n_inf} inf)"
+    elif f"{column}_count" in row:
         text += f" ({row[f'{column}_count']}/{row.get('n_seeds')} seeds)"
     return text
 
@@ -117,7 +122,7 @@ def value_columns(rows: Rows, keys: Sequence[str]) -> list[str]:
         if c in keys or c == "n_seeds":
             continue
         base = c
-        for suffix in ("_mean", "_std", "_min", "_max", "_count"):
+        for suffix in ("_mean", "_std", "_min", "_max", "_count", "_infinite"):
             if c.endswith(suffix):
                 base = c[: -len(suffix)]
                 break
