@@ -119,3 +119,18 @@ def test_non_finite_steps_are_skipped_then_stop(tmp_path):
     rows = [json.loads(l) for l in (tmp_path / "nan" / "qnewton" / "ledger.jsonl").read_text().splitlines()]
     assert [r["skipped"] for r in rows[4:]] == ["non-finite loss"] * 2
     assert (tmp_path / "nan" / "qnewton" / "checkpoint.pt").exists()
+
+
+def test_cg_classical_model_uses_the_qlsa_tolerance(tmp_path, monkeypatch):
+    import json as _json
+    import math
+
+    from qnewton.train.runner import resolve_classical_model
+
+    profile = tmp_path / "classical.json"
+    profile.write_text(_json.dumps({"format": "qnewton-classical-profile", "version": 1,
+                                    "lu": {"constant": 1e-10}, "cg": {"multiply_adds_per_second": 1e9}}))
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
+    model, _, _ = resolve_classical_model(TrainConfig(classical_model="cg", qlsa_epsilon=0.05))
+    assert model.epsilon == 0.05
+    assert model.seconds(100, 4, 25.0) == pytest.approx(100 * 4 * 5.0 * math.log(2 / 0.05) / 1e9)

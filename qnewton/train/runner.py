@@ -56,7 +56,8 @@ def resolve_classical_model(config: TrainConfig) -> tuple[Any, TrainConfig, str]
         model = classical_cost_model("lu")
         constant = float(model.constant)
         return LUCostModel(constant), config.replace(classical_constant=constant), getattr(model, "source", "profile or fit")
-    return classical_cost_model(config.classical_model), config, "cost model default"
+    # CG at the QLSA's tolerance: a like-for-like comparison (docs/cost-model.md, section 6)
+    return classical_cost_model(config.classical_model, epsilon=config.qlsa_epsilon), config, "cost model default"
 
 
 def query_time_model(config: TrainConfig) -> Any:
