@@ -104,6 +104,9 @@ def test_model_seconds_readout_and_alpha_derivation():
     assert c.readout_shots == 1000 * 400
     assert c.readout_seconds == pytest.approx(1000 * 400 * c.seconds)
     assert c.total_seconds == pytest.approx(c.seconds + c.readout_seconds)
+    # a precision so small that delta^2 underflows: infinite readout, not a ZeroDivisionError
+    tiny = QuantumCostModel(query_time=GateTimeModel(1e-9), readout="swap-test", readout_precision=1e-300)
+    assert math.isinf(tiny.estimate(1000, 10, 100.0, alpha=1.0).readout_seconds)
     with pytest.raises(UsageError, match="readout"):
         QuantumCostModel(readout="tomography")
     with pytest.raises(UsageError, match="sparsity"):

@@ -289,10 +289,12 @@ class QuantumCostModel:
             shots = 0.0
             readout_seconds = 0.0
         else:
-            per_overlap = math.ceil(1.0 / self.readout_precision**2)
-            shots = float(n * per_overlap)
+            delta_sq = float(self.readout_precision) ** 2
+            inverse = 1.0 / delta_sq if delta_sq > 0 else math.inf  # delta < 1e-154 underflows delta^2
+            per_overlap = float(math.ceil(inverse)) if math.isfinite(inverse) else math.inf
+            shots = n * per_overlap
             readout_seconds = shots * seconds
-            notes.append(f"swap-test readout: {n} overlaps x {per_overlap} shots, each shot one full solve")
+            notes.append(f"swap-test readout: {n} overlaps x {per_overlap:.6g} shots, each shot one full solve")
         ancillas = self.ancillas if self.ancillas is not None else sparse_access_ancillas(n)
         return QuantumCost(
             n=n,
