@@ -89,6 +89,12 @@ def test_mnist_missing_folder_exit_2_nothing_written(tmp_path, capsys):
 def test_resume_of_missing_run_exit_2(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "resume" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_bytes(b"\xff\xfe{}")
+    assert main(["train", "--resume", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "resume" in err and len(err.strip().splitlines()) == 1
 
 
 def test_toml_keys_and_flag_precedence(tmp_path):

@@ -466,9 +466,11 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     if not p.exists():
         raise UsageError(f"resume: {run_dir} has no config.json (not a run folder)")
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UsageError(f"resume: {p} is not valid JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"resume: cannot read {p} ({type(exc).__name__})") from None
     return TrainConfig.from_dict(data, origin=str(p))
 
 
