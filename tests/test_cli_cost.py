@@ -229,3 +229,11 @@ def test_calibrate_records_blas_threads_and_umask_mode(capsys, tmp_path):
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     out = run_json(capsys, "cost", "--n", "10", "--kappa", "20", "--sparsity", "2", "--profile", str(target), "--json")
     assert "BLAS threads 1" in out["classical_source"]
+
+
+def test_sweep_over_n_says_when_d_was_clamped(capsys):
+    out = run_json(capsys, "cost", "--kappa", "20", "--sparsity", "50", "--sweep", "n=10:1000:3", "--plot", "none",
+                   "--classical-constant", "1e-10", "--json")
+    panel = out["sweeps"][0]
+    assert [r["sparsity"] for r in panel["rows"]] == [10, 50, 50]
+    assert "d = N used" in panel["note"] and "1 point" in panel["note"]

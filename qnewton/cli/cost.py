@@ -350,6 +350,7 @@ def run_cost(args: argparse.Namespace) -> int:
     panels = []
     for name, values in sweeps:
         rows = []
+        clamped = 0
         for v in values:
             n = int(v) if name == "n" else int(args.n)
             d = int(v) if name == "sparsity" else int(args.sparsity)
@@ -358,13 +359,17 @@ def run_cost(args: argparse.Namespace) -> int:
                 if name == "sparsity":
                     continue  # d beyond N is not a matrix
                 d = n
+                clamped += 1
             rows.append(_point(args, quantum_model, classical_model, n, d, k))
         if not rows:
             raise UsageError(f"--sweep {name}: no valid points (sparsity must not exceed N)")
         xs = np.array([r[name] for r in rows], dtype=float)
         q = np.array([r["quantum_seconds"] for r in rows], dtype=float)
         c = np.array([r["classical_seconds"] for r in rows], dtype=float)
-        panels.append({"param": name, "rows": rows, "crossovers": crossovers(xs, q, c)})
+        panel: dict[str, Any] = {"param": name, "rows": rows, "crossovers": crossovers(xs, q, c)}
+        if clamped:
+            panel["note"] = f"sparsity d = {args.sparsity} exceeds N at {clamped} point(s); d = N used there"
+        panels.append(panel)
     plot_path = _plot(panels, args) if args.plot != "none" else None
     if args.json:
         print(json.dumps(_jsonable({"sweeps": panels, "plot": str(plot_path) if plot_path else None, "classical_source": source})))
@@ -382,6 +387,8 @@ def run_cost(args: argparse.Namespace) -> int:
         else:
             first = panel["rows"][0]["decision"]
             print(f"  no crossover in range: {first} cheaper throughout")
+        if "note" in panel:
+            print(f"  note: {panel['note']}")
     if plot_path:
         print(f"plot written to {plot_path}")
     print(f"classical model: {source}")
