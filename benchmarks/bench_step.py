@@ -116,6 +116,7 @@ def main() -> None:
     args = ap.parse_args()
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.set_num_threads(args.threads)
+    import scipy.linalg  # noqa: F401 - load SciPy's own OpenBLAS first: a limit only reaches loaded libraries
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads, user_api="blas")

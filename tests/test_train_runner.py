@@ -134,3 +134,25 @@ def test_cg_classical_model_uses_the_qlsa_tolerance(tmp_path, monkeypatch):
     model, _, _ = resolve_classical_model(TrainConfig(classical_model="cg", qlsa_epsilon=0.05))
     assert model.epsilon == 0.05
     assert model.seconds(100, 4, 25.0) == pytest.approx(100 * 4 * 5.0 * math.log(2 / 0.05) / 1e9)
+
+
+def test_thread_limit_reaches_scipys_blas(tmp_path, monkeypatch):
+    # SciPy ships its own OpenBLAS, loaded lazily by scipy.linalg; a threadpool limit set before it
+    # is loaded does not reach it, and the classical solves would run multi-threaded.
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    import qnewton.train.runner as runner_mod
+
+    real = runner_mod._run_training
+
+    def spy(*args, **kwargs):
+        import scipy.linalg  # noqa: F401
+
+        seen.extend(int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "_run_training", spy)
+    cfg = TrainConfig(method="sgd", steps=1, threads=1, runs_dir=str(tmp_path))
+    runner_mod.run_training(cfg)
+    assert seen and max(seen) == 1

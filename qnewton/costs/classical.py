@@ -237,6 +237,7 @@ def _blas_limit(threads: int | None) -> Any:
 
     if threads is None:
         return contextlib.nullcontext()
+    import scipy.linalg  # noqa: F401 - load SciPy's own OpenBLAS first: a limit only reaches loaded libraries
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(int(threads), user_api="blas")

@@ -401,6 +401,7 @@ def run_training(config: TrainConfig, *, run_dir: Path | None = None, quiet: boo
     if config.threads is not None:
         torch.set_num_threads(config.threads)
         try:
+            import scipy.linalg  # noqa: F401 - load SciPy's own OpenBLAS now: a limit only reaches loaded libraries
             from threadpoolctl import threadpool_limits
 
             limiter = threadpool_limits(config.threads, user_api="blas")
