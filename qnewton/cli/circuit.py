@@ -174,7 +174,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from qnewton.quantum.export import to_qasm3
 
     A, b = _load_system(args, args.max_size)
-    from qnewton.quantum.files import write_text_atomic
+    from qnewton.files import write_text_atomic
 
     out = Path(args.qasm3)
     if out.is_dir():

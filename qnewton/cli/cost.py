@@ -124,38 +124,24 @@ def save_matrix(matrix: np.ndarray, path_text: str) -> Path:
     """Write to .npy, .npz (scipy.sparse CSR) or .mtx (symmetric storage only when the matrix is
     exactly symmetric), by extension, atomically: a temporary file in the same folder, then
     os.replace, so a failure leaves no half-written file. Any path problem -> one-line UsageError."""
-    import os
-    import tempfile
-
     import scipy.io
     import scipy.sparse as sp
 
+    from qnewton.files import write_atomic
+
     path = check_output_path(path_text, "--out", MATRIX_SUFFIXES)
     suffix = path.suffix.lower()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot write in {path.parent} ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if suffix == ".npy":
-                np.save(fh, matrix)
-            elif suffix == ".npz":
-                sp.save_npz(fh, sp.csr_matrix(matrix))
-            else:
-                symmetric = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, matrix.T)
-                scipy.io.mmwrite(fh, sp.coo_matrix(matrix), symmetry="symmetric" if symmetric else "general")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"--out: cannot write {path} ({exc.strerror or exc})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(fh) -> None:
+        if suffix == ".npy":
+            np.save(fh, matrix)
+        elif suffix == ".npz":
+            sp.save_npz(fh, sp.csr_matrix(matrix))
+        else:
+            symmetric = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, matrix.T)
+            scipy.io.mmwrite(fh, sp.coo_matrix(matrix), symmetry="symmetric" if symmetric else "general")
+
+    return write_atomic(path, write, field="--out")
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -448,7 +448,7 @@ def write_profile(data: dict[str, Any], path: str | os.PathLike[str], *, overwri
     Missing parent directories are created; an existing file is replaced only with `overwrite`.
     Path problems (a directory at `path`, a file where a directory should be) raise UsageError.
     """
-    from qnewton.quantum.files import write_text_atomic
+    from qnewton.files import write_text_atomic
 
     out = Path(path).expanduser()
     validate_profile(data, origin=str(out))

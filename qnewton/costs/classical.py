@@ -284,7 +284,7 @@ def calibrate(
 def write_profile(profile: dict[str, Any], path: str | Path) -> Path:
     """Write the profile JSON atomically (temp file in the same folder, then os.replace; missing
     folders are created; mode 0o666 minus the umask). Path problems -> one-line UsageError."""
-    from qnewton.quantum.files import write_text_atomic
+    from qnewton.files import write_text_atomic
 
     text = json.dumps(profile, indent=2, sort_keys=True) + "\n"
     return write_text_atomic(path, text, field="profile", make_parents=True)

@@ -69,7 +69,7 @@ def write_reference_circuits(out_dir: str | Path) -> dict[str, Any]:
     from qiskit import qasm3
     from qiskit.quantum_info import Statevector
 
-    from qnewton.quantum.files import write_text_atomic
+    from qnewton.files import write_text_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -10,7 +10,6 @@ Writes are atomic (temporary file, then rename), so an interrupted save never le
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from qnewton.errors import UsageError
+from qnewton.files import write_atomic
 
 
 def rng_states() -> dict[str, Any]:
@@ -35,11 +35,7 @@ def restore_rng_states(states: dict[str, Any]) -> None:
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """torch.save `payload` to a temporary file beside `path`, then rename it over `path` (atomic)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, p)
+    write_atomic(path, lambda fh: torch.save(payload, fh), field="checkpoint", make_parents=True)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Atomic text-file writes for exported artefacts (OpenQASM files, manifests, calibration profiles).
+"""Atomic file writes for everything the project puts on disk (profiles, matrices, OpenQASM
+exports, manifests, checkpoints).
 
-`write_text_atomic(path, text)` writes to a temporary file in the target's directory and renames it
-over the target (`os.replace`), so a reader never sees half a file and a failure leaves the old file
-(or nothing) in place. Problems with the path (missing directory, a directory where the file should
-go, no permission) raise a one-line `UsageError` naming the field.
+`write_atomic(path, write)` hands `write` an open binary file in the target's directory and renames
+it over the target (`os.replace`) once `write` returns, so a reader never sees half a file and a
+failure leaves the old file (or nothing) in place. `write_text_atomic` is the UTF-8 text form.
+Problems with the path (missing directory, a directory where the file should go, no permission)
+raise a one-line `UsageError` naming the field.
 """
 
 from __future__ import annotations
@@ -11,12 +13,20 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import IO, Callable
 
 from qnewton.errors import UsageError
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, field: str = "out", make_parents: bool = False) -> Path:
-    """Write `text` (UTF-8) to `path` atomically; the file gets mode 0o666 minus the umask.
+def write_atomic(
+    path: str | os.PathLike[str],
+    write: Callable[[IO[bytes]], None],
+    *,
+    field: str = "out",
+    make_parents: bool = False,
+) -> Path:
+    """Call `write(fh)` on a temporary binary file beside `path`, fsync it, then rename it over
+    `path`; the file gets mode 0o666 minus the umask.
 
     field: the option named in error messages (e.g. "--qasm3"). make_parents: create missing
     parent directories instead of failing.
@@ -37,8 +47,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, field: str = "
     except OSError as exc:
         raise UsageError(f"{field}: cannot write in {parent} ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
@@ -52,3 +62,9 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, field: str = "
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, field: str = "out", make_parents: bool = False) -> Path:
+    """Write `text` (UTF-8) to `path` atomically (see `write_atomic`)."""
+    data = text.encode("utf-8")
+    return write_atomic(path, lambda fh: fh.write(data), field=field, make_parents=make_parents)
