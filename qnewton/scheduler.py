@@ -6,9 +6,10 @@ the cheaper solver gets the inversion. `Decision` is the record of one such choi
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from qnewton.jsonutil import json_ready
 
 SolverChoice = Literal["quantum", "classical"]
 
@@ -49,12 +50,8 @@ class Decision:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; infinities become the string "inf"."""
-        out = asdict(self)
-        for key, value in list(out.items()):
-            if isinstance(value, float) and not math.isfinite(value):
-                out[key] = "inf" if value > 0 else ("-inf" if value < 0 else "nan")
-        return out
+        """JSON-ready dict (`qnewton.jsonutil.json_ready`); infinities become the string "inf"."""
+        return json_ready(asdict(self))
 
 
 SchedulerPolicy = Literal["hybrid", "classical-only", "quantum-only"]

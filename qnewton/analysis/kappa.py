@@ -45,6 +45,7 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from qnewton.analysis._validate import SYMMETRY_RTOL, as_square_float64, symmetry_defect
 from qnewton.errors import UsageError
+from qnewton.jsonutil import json_ready
 
 KappaMethod = Literal["bound", "lanczos", "exact"]
 BoundForm = Literal["auto", "trace", "frobenius"]
@@ -74,18 +75,7 @@ class KappaEstimate:
         return math.isfinite(self.value)
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(v: Any) -> Any:
-            if isinstance(v, float) and not math.isfinite(v):
-                return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            if isinstance(v, np.generic):
-                return clean(v.item())
-            return v
-
-        return clean(
+        return json_ready(
             {"kappa": self.value, "log_kappa": self.log_value, "method": self.method, "reason": self.reason, "details": self.details}
         )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qnewton.errors import UsageError
+from qnewton.jsonutil import json_ready
 
 SWEEP_PARAMS = ("kappa", "sparsity", "n")
 
@@ -153,16 +153,6 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _query_time(args: argparse.Namespace) -> Any:
@@ -176,7 +166,7 @@ def _query_time(args: argparse.Namespace) -> Any:
 
 
 def _classical(args: argparse.Namespace) -> Any:
-    from qnewton.costs.classical import CGCostModel, LUCostModel, classical_cost_model
+    from qnewton.costs.classical import LUCostModel, classical_cost_model
 
     if args.classical_constant is not None:
         lu = LUCostModel(args.classical_constant, source="--classical-constant")
@@ -317,7 +307,7 @@ def run_cost(args: argparse.Namespace) -> int:
         row = _point(args, quantum_model, classical_model, int(args.n), int(args.sparsity), float(args.kappa))
         row["classical_source"] = source
         if args.json:
-            print(json.dumps(_jsonable(row)))
+            print(json.dumps(json_ready(row)))
             return 0
         print(f"N = {row['n']}, d = {row['sparsity']}, kappa = {_fmt(row['kappa'])}, eps = {row['epsilon']:g}, alpha = {_fmt(row['alpha'])}")
         print(f"  Q* (Jennings et al. Thm. 1)          {_fmt(row['query_count'])}")
@@ -358,7 +348,7 @@ def run_cost(args: argparse.Namespace) -> int:
         panels.append(panel)
     plot_path = _plot(panels, args) if args.plot != "none" else None
     if args.json:
-        print(json.dumps(_jsonable({"sweeps": panels, "plot": str(plot_path) if plot_path else None, "classical_source": source})))
+        print(json.dumps(json_ready({"sweeps": panels, "plot": str(plot_path) if plot_path else None, "classical_source": source})))
         return 0
     for panel in panels:
         name = panel["param"]
@@ -434,7 +424,7 @@ def run_kappa(args: argparse.Namespace) -> int:
         out = est.to_dict()
         out["measured_seconds"] = seconds
         out["n"] = int(A.shape[0])
-        print(json.dumps(_jsonable(out)))
+        print(json.dumps(json_ready(out)))
         return 0
     print(f"kappa ({est.method}) = {_fmt(est.value)}   log kappa = {est.log_value:.6g}")
     print(f"  {est.reason}")
@@ -472,7 +462,7 @@ def run_prune(args: argparse.Namespace) -> int:
         "out": str(out_path),
     }
     if args.json:
-        print(json.dumps(_jsonable(summary)))
+        print(json.dumps(json_ready(summary)))
         return 0
     print(
         f"pruned N = {summary['n']} to d = {d} ({args.method}, diagonal {args.diagonal}): "
@@ -516,7 +506,7 @@ def run_calibrate_classical(args: argparse.Namespace) -> int:
     path = write_profile(profile, out)
     lu, cg = profile["lu"], profile["cg"]
     if args.json:
-        print(json.dumps(_jsonable({"path": str(path), **profile})))
+        print(json.dumps(json_ready({"path": str(path), **profile})))
         return 0
     threads = "library default" if args.threads is None else args.threads
     print(f"classical calibration (MEASURED on this machine, BLAS threads: {threads})")

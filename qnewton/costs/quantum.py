@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from qnewton.costs.query_time import GateTimeModel, QueryTimeModel
 from qnewton.errors import UsageError
+from qnewton.jsonutil import json_ready
 
 ReadoutModel = Literal["free", "swap-test"]
 READOUT_MODELS: tuple[str, ...] = ("free", "swap-test")
@@ -198,13 +199,8 @@ class QuantumCost:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; infinities become the strings "inf" / "-inf"."""
-        out = asdict(self)
-        out["notes"] = list(self.notes)
-        for key, value in list(out.items()):
-            if isinstance(value, float) and not math.isfinite(value):
-                out[key] = "inf" if value > 0 else "-inf"
-        return out
+        """JSON-ready dict (`qnewton.jsonutil.json_ready`): infinities become "inf" / "-inf"."""
+        return json_ready(asdict(self))
 
 
 @dataclass(frozen=True)

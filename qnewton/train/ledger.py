@@ -12,9 +12,10 @@ Non-finite floats are written as the strings "inf", "-inf", "nan" (strict JSON).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterator
+
+from qnewton.jsonutil import json_ready
 
 STAGES: tuple[str, ...] = (
     "forward_backward",
@@ -25,19 +26,6 @@ STAGES: tuple[str, ...] = (
     "solve",
     "update",
 )
-
-
-def json_ready(value: Any) -> Any:
-    """Replace non-finite floats by strings, recursively; tuples become lists."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
 
 
 class Ledger:

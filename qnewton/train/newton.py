@@ -30,6 +30,7 @@ import numpy as np
 
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
+from qnewton.jsonutil import json_ready
 
 
 @dataclass
@@ -44,13 +45,6 @@ class NewtonResult:
     decision_counts: dict[str, int]
     safeguards: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _finite_or_str(value: float) -> float | str:
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
 
 
 def exact_kappa(A: np.ndarray) -> float:
@@ -143,20 +137,20 @@ class NewtonStep:
                     "name": names[index] if names else str(index),
                     "n": int(P.shape[0]),
                     "sparsity": int(d),
-                    "kappa_estimate": _finite_or_str(decision.kappa),
-                    "log_kappa_estimate": _finite_or_str(decision.log_kappa),
+                    "kappa_estimate": json_ready(decision.kappa),
+                    "log_kappa_estimate": json_ready(decision.log_kappa),
                     "kappa_method": decision.kappa_method,
-                    "kappa_exact": None if kappa_true is None else _finite_or_str(kappa_true),
-                    "quantum_seconds_model": _finite_or_str(decision.quantum_seconds),
-                    "classical_seconds_model": _finite_or_str(decision.classical_seconds),
-                    "expected_queries": _finite_or_str(decision.expected_queries),
+                    "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
+                    "quantum_seconds_model": json_ready(decision.quantum_seconds),
+                    "classical_seconds_model": json_ready(decision.classical_seconds),
+                    "expected_queries": json_ready(decision.expected_queries),
                     "decision": decision.solver,
                     "reason": decision.reason,
                     "solver": result.method,
                     "solve_info": _json_safe(result.info),
                     "solve_measured_seconds": float(result.measured_seconds),
                     "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
-                    "g_dot_x": _finite_or_str(gx),
+                    "g_dot_x": json_ready(gx),
                     "safeguard": safeguard,
                 }
             )
@@ -164,16 +158,14 @@ class NewtonStep:
 
 
 def _json_safe(value: Any) -> Any:
+    """Solver info for the ledger: strict JSON, arrays of more than 64 entries summarized by shape,
+    unknown objects as their string."""
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return _finite_or_str(float(value))
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist()) if value.size <= 64 else f"<array shape {value.shape}>"
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
+    if isinstance(value, np.ndarray) and value.size > 64:
+        return f"<array shape {value.shape}>"
+    if isinstance(value, (np.ndarray, np.generic, float, str, int, bool)) or value is None:
+        return json_ready(value)
     return str(value)
