@@ -98,3 +98,26 @@ def test_classical_solver_paths(rng):
     np.testing.assert_allclose(r.x, [0.5, 0.5])
     with pytest.raises(UsageError, match="b"):
         solver.solve(spd, np.ones(3))
+
+
+def test_quick_fit_runs_at_one_blas_thread_and_says_so(tmp_path, monkeypatch):
+    """Without a saved profile the quick fit runs at one BLAS thread (like `calibrate classical`
+    and the trainer) whatever the caller's threading, and the model's source says so."""
+    from threadpoolctl import threadpool_info
+
+    from qnewton.costs import classical
+
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
+    monkeypatch.setattr(classical, "_QUICK_FIT_CACHE", {})
+    seen: list[int] = []
+    real = classical.time_classical_solver
+
+    def spy(*args, **kwargs):
+        seen.extend(int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classical, "time_classical_solver", spy)
+    model = classical.classical_cost_model("lu")
+    assert seen and set(seen) == {1}
+    assert "at 1 BLAS thread" in model.source
+    assert model.constant > 0

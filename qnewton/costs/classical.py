@@ -312,24 +312,20 @@ def load_profile(path: str | Path) -> dict[str, Any]:
 _QUICK_FIT_CACHE: dict[str, dict[str, Any]] = {}
 
 
-def _current_blas_threads() -> int | None:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    counts = [int(i.get("num_threads", 0)) for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(counts) if counts else None
+QUICK_FIT_BLAS_THREADS = 1
 
 
 def _quick_profile() -> dict[str, Any]:
-    """Quick fit under the current BLAS threading, cached per process and thread count."""
-    threads = _current_blas_threads()
-    key = f"quick:{threads}"
+    """Quick fit at one BLAS thread (the default of `qnewton calibrate classical` and of the
+    trainer, so `qnewton cost` and training price the classical solve alike; several BLAS threads
+    stall on a loaded two-core machine), cached per process."""
+    key = f"quick:{QUICK_FIT_BLAS_THREADS}"
     if key not in _QUICK_FIT_CACHE:
-        secs = time_classical_solver(QUICK_SIZES, repeats=3)
-        lu = fit_cubic(QUICK_SIZES, secs)
-        cg = measure_multiply_add_rate(20000, 16, repeats=5)
-        _QUICK_FIT_CACHE[key] = {"lu": lu, "cg": cg, "blas_threads": threads}
+        with _blas_limit(QUICK_FIT_BLAS_THREADS):
+            secs = time_classical_solver(QUICK_SIZES, repeats=3)
+            lu = fit_cubic(QUICK_SIZES, secs)
+            cg = measure_multiply_add_rate(20000, 16, repeats=5)
+        _QUICK_FIT_CACHE[key] = {"lu": lu, "cg": cg, "blas_threads": QUICK_FIT_BLAS_THREADS}
     return _QUICK_FIT_CACHE[key]
 
 
