@@ -18,6 +18,36 @@ from typing import IO, Callable
 from qnewton.errors import UsageError
 
 
+def _prepare(path: str | os.PathLike[str], field: str, make_parents: bool) -> Path:
+    """The target as a Path, after checking it is not a directory and its folder exists (created
+    first if `make_parents`); one-line UsageError naming `field` otherwise."""
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise UsageError(f"{field}: {out} is a directory, expected a file name")
+    parent = out.parent
+    if make_parents:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{field}: cannot create directory {parent} ({exc.strerror or exc})") from None
+    if not parent.is_dir():
+        raise UsageError(f"{field}: directory does not exist: {parent}")
+    return out
+
+
+def check_writable(path: str | os.PathLike[str], *, field: str = "out", make_parents: bool = False) -> Path:
+    """Check BEFORE any long work that `path` can be written (not a directory, its folder exists or
+    is created, a temporary file can be made there and removed); returns it as a Path."""
+    out = _prepare(path, field, make_parents)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)
+    except OSError as exc:
+        raise UsageError(f"{field}: cannot write in {out.parent} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return out
+
+
 def write_atomic(
     path: str | os.PathLike[str],
     write: Callable[[IO[bytes]], None],
@@ -31,21 +61,11 @@ def write_atomic(
     field: the option named in error messages (e.g. "--qasm3"). make_parents: create missing
     parent directories instead of failing.
     """
-    out = Path(path).expanduser()
-    if out.is_dir():
-        raise UsageError(f"{field}: {out} is a directory, expected a file name")
-    parent = out.parent
-    if make_parents:
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"{field}: cannot create directory {parent} ({exc.strerror or exc})") from None
-    if not parent.is_dir():
-        raise UsageError(f"{field}: directory does not exist: {parent}")
+    out = _prepare(path, field, make_parents)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:
-        raise UsageError(f"{field}: cannot write in {parent} ({exc.strerror or exc})") from None
+        raise UsageError(f"{field}: cannot write in {out.parent} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

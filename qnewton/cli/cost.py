@@ -95,29 +95,12 @@ def check_output_path(
     """Check BEFORE any work that `path_text` can be written: a known suffix (if `suffixes`), not a
     directory, and a temporary file can be created (then removed) in its folder (created first if
     `make_parents`). One-line UsageError naming `field` otherwise."""
-    import os
-    import tempfile
+    from qnewton.files import check_writable
 
     path = Path(path_text).expanduser()
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise UsageError(f"{field}: unsupported file type {path.suffix or '(none)'}; use {', '.join(suffixes)}")
-    if path.is_dir():
-        raise UsageError(f"{field}: {path} is a directory, expected a file name")
-    parent = path.parent
-    if make_parents and not parent.exists():
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"{field}: cannot create directory {parent} ({exc.strerror or exc})") from None
-    if not parent.is_dir():
-        raise UsageError(f"{field}: directory {parent} does not exist")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        raise UsageError(f"{field}: cannot write in {parent} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
-    return path
+    return check_writable(path, field=field, make_parents=make_parents)
 
 
 def save_matrix(matrix: np.ndarray, path_text: str) -> Path:

@@ -21,26 +21,18 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from qnewton.experiments.spec import Rows
+from qnewton.jsonutil import json_ready
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become "inf", "-inf" or "nan" (strict JSON)."""
+    """Plain JSON types (`qnewton.jsonutil.json_ready`), paths as strings."""
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if math.isfinite(f):
-            return f
-        return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    return json_ready(value)
 
 
 def write_json(path: Path, data: Any) -> Path:
