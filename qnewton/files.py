@@ -88,3 +88,36 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, field: str = "
     """Write `text` (UTF-8) to `path` atomically (see `write_atomic`)."""
     data = text.encode("utf-8")
     return write_atomic(path, lambda fh: fh.write(data), field=field, make_parents=make_parents)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when `a` and `b` name the same file (same inode, or the same resolved path)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    inputs: tuple[str | os.PathLike[str], ...] = (),
+    field: str = "--out",
+    make_parents: bool = False,
+) -> Path:
+    """The one rule for every output file a command writes, checked BEFORE any work.
+
+    - An output that names one of the command's `inputs` is refused, even with --force (the
+      command would destroy what it reads).
+    - An existing file is refused unless `force` (the user passes --force).
+    - Otherwise the path must be writable (see `check_writable`).
+    One-line UsageError naming `field` on every refusal.
+    """
+    out = Path(path).expanduser()
+    for src in inputs:
+        if _same_file(out, Path(src).expanduser()):
+            raise UsageError(f"{field}: {out} is also an input of this command; write the output to another file")
+    if out.exists() and not out.is_dir() and not force:
+        raise UsageError(f"{field}: {out} exists (pass --force to overwrite it)")
+    return check_writable(out, field=field, make_parents=make_parents)
