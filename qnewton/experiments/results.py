@@ -1,27 +1,26 @@
-"""Result writers: CSV, JSON and markdown for every table, written atomically.
+"""Result writers: CSV, JSON and markdown for every table.
 
-`atomic_output_dir(root, name)` yields a temporary folder next to ``root/name``; when the
-block finishes without error it replaces ``root/name`` in one rename (an older result folder
-is moved aside first and removed after), so a reader never sees half a result and a failed
-run leaves the previous result in place.
+They write into the temporary folder of `atomic_output_dir` (from `qnewton.experiments.publish`,
+re-exported here), which replaces ``root/name`` in one atomic step when the run succeeds, so a
+reader never sees half a result and a failed or killed run leaves the previous result in place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from qnewton.experiments.publish import atomic_output_dir
 from qnewton.experiments.spec import Rows
 from qnewton.jsonutil import json_ready
+
+__all__ = ["atomic_output_dir", "fmt_number", "jsonable", "markdown_table", "summary_cell", "value_columns",
+           "write_csv", "write_json"]
 
 
 def jsonable(value: Any) -> Any:
@@ -136,23 +135,3 @@ def markdown_table(rows: Rows, keys: Sequence[str], columns: Sequence[str] = (),
         cells = [fmt_number(row.get(k)) for k in keys] + [summary_cell(row, c) for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-@contextlib.contextmanager
-def atomic_output_dir(root: Path, name: str) -> Iterator[Path]:
-    """Yield a fresh temporary folder that becomes ``root/name`` when the block succeeds."""
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    final = root / name
-    old: Path | None = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=root))
-        os.rename(final, old / name)
-    os.rename(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -23,7 +23,8 @@ from qnewton.errors import UsageError
 from qnewton.experiments.aggregate import aggregate_rows
 from qnewton.experiments.config import ExperimentConfig
 from qnewton.experiments.params import params_to_dict
-from qnewton.experiments.results import atomic_output_dir, markdown_table, write_csv, write_json
+from qnewton.experiments.publish import atomic_output_dir, check_results_root
+from qnewton.experiments.results import markdown_table, write_csv, write_json
 from qnewton.experiments.spec import RunContext, Tables
 
 DEFAULT_OUT = Path("results")
@@ -58,12 +59,15 @@ def run_experiment(
     data_dir: str | Path | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> RunOutcome:
-    """Run `config` for each of its seeds, aggregate, write results, and return the paths."""
+    """Run `config` for each of its seeds, aggregate, write results, and return the paths.
+
+    The output folder is checked first (`check_results_root`), so a bad `out` fails in one line
+    before any seed runs."""
     exp = config.experiment
+    out_root = check_results_root(out, [exp.name])
     data = check_data_dir(data_dir)
     if data is not None and not exp.uses_data:
         log(f"[{exp.name}] note: this experiment trains nothing; --data-dir is ignored")
-    out_root = Path(out)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     raw: Tables = {t.name: [] for t in exp.tables}
