@@ -14,8 +14,9 @@ Layout (every key optional except ``name``)::
     sizes = [10, 100]
     seeds = 1
 
-Any other key, a wrong type or an out-of-range value raises `UsageError` with one line,
-``<file>: <field>: <reason>``. Config files are found in ``$QNEWTON_EXPERIMENTS`` when set,
+Any other key or table, a wrong type or an out-of-range value raises `UsageError` with one
+line, ``<file>: <field>: <reason>``. The file is read with the `json_bytes` size limit
+(`qnewton.limits`) before it is parsed; a TOML syntax error names its line and column. Config files are found in ``$QNEWTON_EXPERIMENTS`` when set,
 else in the repository's top-level ``experiments/`` folder; a path to a .toml file works too.
 """
 
@@ -31,6 +32,7 @@ from qnewton.errors import UsageError
 from qnewton.experiments.params import build_params, coerce
 from qnewton.experiments.registry import get_experiment
 from qnewton.experiments.spec import Experiment
+from qnewton.jsonutil import read_text_limited
 
 ENV_EXPERIMENTS = "QNEWTON_EXPERIMENTS"
 TOP_LEVEL_KEYS = ("name", "description", "seeds", "base_seed", "params", "quick")
@@ -83,12 +85,27 @@ def _check_seeds(value: Any, where: str) -> int:
     return n
 
 
+def _is_table(value: Any) -> bool:
+    """A TOML table (``[x]``, ``x = {...}``) or an array of tables (``[[x]]``)."""
+    return isinstance(value, dict) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
+
+
+def _check_no_tables(values: dict[str, Any], where: str, section: str) -> None:
+    """Parameters are plain values: a table inside [params] or [quick] is named as a table."""
+    for key, value in values.items():
+        if _is_table(value):
+            raise UsageError(f"{where}: [{section}.{key}]: unexpected table (parameters are plain values: {key} = ...)")
+
+
 def parse_config(data: dict[str, Any], origin: str, *, quick: bool = False, seeds: int | None = None) -> ExperimentConfig:
     """Validate a parsed TOML document (see the module docstring)."""
     where = origin
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     if unknown:
-        raise UsageError(f"{where}: {unknown[0]}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
+        key = unknown[0]
+        if _is_table(data[key]):
+            raise UsageError(f"{where}: [{key}]: unknown table (known tables: [params], [quick])")
+        raise UsageError(f"{where}: {key}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
     if "name" not in data:
         raise UsageError(f"{where}: name: missing (the experiment to run)")
     name = coerce(data["name"], str, f"{where}: name")
@@ -104,6 +121,8 @@ def parse_config(data: dict[str, Any], origin: str, *, quick: bool = False, seed
     overrides = data.get("quick", {})
     if not isinstance(overrides, dict):
         raise UsageError(f"{where}: quick: must be a table")
+    _check_no_tables(full, where, "params")
+    _check_no_tables(overrides, where, "quick")
     # Validate the quick table even when not running quick, so a typo never hides.
     quick_values = {k: v for k, v in overrides.items() if k != "seeds"}
     full_params = build_params(experiment.params_type, full, f"{where}: params")
@@ -126,10 +145,14 @@ def parse_config(data: dict[str, Any], origin: str, *, quick: bool = False, seed
 def load_config(name_or_path: str | os.PathLike[str], *, quick: bool = False, seeds: int | None = None) -> ExperimentConfig:
     """Read and validate ``experiments/<name>.toml`` (or a given .toml path)."""
     path = config_path(name_or_path)
+    source = read_text_limited(path, field="config")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+        reason = " ".join(str(exc).split())  # one line; the message ends with "(at line L, column C)"
+        raise UsageError(f"{path}: not valid TOML: {reason}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not valid TOML: arrays or inline tables nested too deeply") from None
     cfg = parse_config(data, str(path), quick=quick, seeds=seeds)
     text = str(name_or_path)
     if not (text.endswith(".toml") or os.sep in text) and cfg.name != text:
