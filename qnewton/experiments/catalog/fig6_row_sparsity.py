@@ -64,6 +64,7 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
     import torch
 
     from qnewton.analysis.sparsity import p_sparsity
+    from qnewton.train.checkpoint import load_checkpoint
     from qnewton.train.data import load_dataset
     from qnewton.train.runner import build_model
 
@@ -78,8 +79,7 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
         model = build_model(cfg, data)
         if step > 0:
             _, run_dir = train(p, seed, ctx, name=f"fig6-step{step}", method=p.train_method, steps=step, stop_at_target=False)
-            state = torch.load(run_dir / p.train_method / "checkpoint.pt", map_location="cpu", weights_only=False)
-            model.load_state_dict(state["model"])
+            model.load_state_dict(load_checkpoint(run_dir / p.train_method / "checkpoint.pt")["model"])
         H = _full_hessian(model, x, y)
         n = H.shape[0]
         edges = bin_edges(n, p.bins)
