@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from qnewton.errors import UsageError
@@ -36,15 +34,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM -> SystemExit, so that the half-written temporary result folder is removed.
-    raise SystemExit(128 + signum)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from qnewton.experiments.config import load_config
+    from qnewton.experiments.publish import check_results_root
     from qnewton.experiments.registry import experiment_names
-    from qnewton.experiments.runner import run_experiment
+    from qnewton.experiments.runner import check_data_dir, run_experiment
 
     if args.config and args.name == "all":
         raise UsageError("--config: give one experiment NAME, not 'all'")
@@ -53,8 +47,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     configs = [load_config(args.config or n, quick=args.quick, seeds=args.seeds) for n in names]
     if args.config and configs[0].name != args.name:
         raise UsageError(f"--config: file is for {configs[0].name!r}, not {args.name!r}")
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    # ... and the output folder. Ctrl-C and SIGTERM are handled by `qnewton.cli.main`: the
+    # temporary result folder is removed on the way out and the previous result stays.
+    check_results_root(args.out, [cfg.name for cfg in configs])
+    check_data_dir(args.data_dir)
     for cfg in configs:
         outcome = run_experiment(cfg, out=Path(args.out), data_dir=args.data_dir, log=_log)
         print(f"{outcome.name}: wrote {outcome.directory}/ ({outcome.measured_seconds:.1f} s measured, "
@@ -78,4 +74,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_run.add_argument("--out", default="results", help="results root folder (default: results)")
     p_run.add_argument("--config", default=None, help="a .toml config to use instead of experiments/NAME.toml")
     p_run.set_defaults(func=_cmd_run)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
