@@ -34,6 +34,7 @@ import secrets
 import shutil
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -119,10 +120,24 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# One publication or cleanup at a time within this process: while it is held, no version that
+# this process wrote can be waiting for its link.
+_LOCK = threading.RLock()
+
+
 def _abandoned(entry: str, name: str, kind: str) -> bool:
-    """An entry of this host whose writing process has ended."""
+    """A temporary folder or version of this host that no running publication will use.
+
+    That is one whose writing process has ended, and also (for versions, under `_LOCK`) one of
+    this process: a replacement killed after relinking leaves the version it replaced behind,
+    and its writer may well be a process still running, such as this one.
+    """
     owner = _owner(entry, name, kind)
-    return owner is not None and owner[0] == _host() and not _pid_alive(owner[1])
+    if owner is None or owner[0] != _host():
+        return False
+    if owner[1] == os.getpid():
+        return kind == "v"
+    return not _pid_alive(owner[1])
 
 
 def _remove(path: Path) -> None:
@@ -175,10 +190,15 @@ def clean_stale(root: Path, name: str) -> None:
     """Remove what killed runs of `name` left in `root`, and restore a lost public name.
 
     Deleted: temporary folders ``.<name>.tmp-<host>-<pid>-*`` of this host whose process is gone,
-    and versions of the link layout that ``<name>`` does not point to, written by such a process.
-    When ``<name>`` is missing (a kill in the middle of the one non-atomic step, see the module
+    and versions of the link layout that ``<name>`` does not point to, written by such a process
+    or by this one (see `_abandoned`). When ``<name>`` is missing (a kill in the middle of the one non-atomic step, see the module
     docstring) the newest such version becomes ``<name>`` again first.
     """
+    with _LOCK:
+        _clean_stale(root, name)
+
+
+def _clean_stale(root: Path, name: str) -> None:
     try:
         entries = os.listdir(root)
     except OSError:
@@ -286,6 +306,11 @@ def _publish_link(tmp: Path, final: Path, name: str) -> None:
 
 def publish(tmp: Path, final: Path, name: str) -> None:
     """Make the finished folder `tmp` the result `final` (= root/name) in one atomic step."""
+    with _LOCK:
+        _publish(tmp, final, name)
+
+
+def _publish(tmp: Path, final: Path, name: str) -> None:
     for _ in range(5):  # a concurrent run of the same experiment may publish in between
         if os.path.lexists(final):
             try:
