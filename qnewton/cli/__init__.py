@@ -139,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         command = f"qnewton {args.command}"
-        code = int(args.func(args) or 0)
+        func = getattr(args, "func", None)
+        if func is None:  # pragma: no cover - every command sets one
+            sys.stderr.write(parser.format_usage())
+            return 2
+        code = int(func(args) or 0)
         # A command that handles Ctrl-C itself still ends with the code of the signal that stopped it.
         return 143 if signals.received == signal.SIGTERM else code
     except UsageError as exc:
