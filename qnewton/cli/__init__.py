@@ -3,8 +3,9 @@
 Each sub-module's `register` adds its parser(s) and sets `func` (a callable taking the parsed
 `argparse.Namespace` and returning an exit code). User mistakes raise `qnewton.errors.UsageError`;
 `main` prints them as one line and exits with code 2. A command group given no subcommand
-(`qnewton`, `qnewton experiment`, ...) prints its usage to stderr and exits 2, found generically
-from the parser tree, so a group needs no code of its own for it. Ctrl-C exits 130 and SIGTERM
+(`qnewton`, `qnewton experiment`, ...) gets the same one line on stderr, naming the choices and
+ending with the group's usage, and exit 2; `main` finds such a group generically from the parser
+tree, so a group needs no code of its own for it. Ctrl-C exits 130 and SIGTERM
 143, each with one line, after the command's cleanup ran (see `_Signals`).
 """
 
@@ -122,8 +123,8 @@ def _group_without_subcommand(parser: argparse.ArgumentParser, args: argparse.Na
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `qnewton` command line `argv` (default: sys.argv[1:]) and return the exit code.
 
-    Exit codes: 0 success; 2 a usage error (one line on stderr, or the usage of a command group
-    given no subcommand); 130 Ctrl-C; 143 SIGTERM; 141 a closed stdout pipe.
+    Exit codes: 0 success; 2 a usage error or a command group given no subcommand (one line on
+    stderr); 130 Ctrl-C; 143 SIGTERM; 141 a closed stdout pipe.
     """
     signals = _Signals()
     signals.install()
@@ -134,9 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = _group_without_subcommand(parser, args)
         if missing is not None:
             group, action = missing
-            sys.stderr.write(group.format_usage())
-            print(f"{group.prog}: error: missing {action.metavar or 'subcommand'} (choose from: {', '.join(action.choices)})",
-                  file=sys.stderr)
+            usage = " ".join(group.format_usage().split())  # argparse wraps long usages: one line here
+            print(f"{group.prog}: error: missing {action.metavar or 'subcommand'} "
+                  f"(choose from: {', '.join(action.choices)}); {usage}", file=sys.stderr)
             return 2
         command = f"qnewton {args.command}"
         func = getattr(args, "func", None)
