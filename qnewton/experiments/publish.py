@@ -15,12 +15,15 @@ to is deleted with it), and the link layout takes over a plain folder. That one 
 only step that is not atomic (a plain folder cannot become a link in one rename): the folder is
 first renamed to a version, and a run killed between the two renames leaves no ``<name>``; the
 next run puts the newest complete version back under ``<name>`` before it starts (see
-`clean_stale`).
+`clean_stale`). Where symbolic links cannot be made either, every replacement takes those two
+renames, with the same repair.
 
 Temporary names carry the host and process id of their writer: ``.<name>.tmp-<host>-<pid>-<hex>``.
 A run that was killed leaves one behind; the next run on the same host deletes those whose
 process is gone and never touches the folders of a run still going (or of another host).
 Folders are created with the usual permissions (0o777 minus the umask), not mkdtemp's 0o700.
+Leftovers of earlier releases (``.<name>.tmp-XXXXXXXX`` without a process id, ``.<name>.old-*``)
+are not recognized and stay; an ``.old-`` folder may hold the only copy of a result.
 """
 
 from __future__ import annotations
