@@ -1,6 +1,9 @@
-"""Shared input checks for the analysis functions (one-line `UsageError`s naming the field)."""
+"""Shared input checks for the analysis functions (one-line `UsageError`s naming the field), and
+the exact power-of-two rescaling that keeps extreme but finite matrices inside float64 range."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -11,7 +14,11 @@ SYMMETRY_RTOL = 1e-10
 
 
 def as_square_float64(A: object, name: str = "A") -> np.ndarray:
-    """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`."""
+    """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`.
+
+    Complex input is refused rather than silently cast (numpy would drop the imaginary part)."""
+    if np.iscomplexobj(A):
+        raise UsageError(f"{name}: has complex entries; a real matrix is expected")
     try:
         arr = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -32,15 +39,23 @@ def symmetry_defect(A: np.ndarray, tile: int = 512) -> float:
     scale = max(abs(float(A.max())), abs(float(A.min()))) if A.size else 0.0
     if scale == 0.0:
         return 0.0
+    # Outside the safe window each tile is compared after an exact power-of-two rescaling: the
+    # difference of two entries near the float64 maximum would overflow, and of two subnormal
+    # entries would lose its digits.
+    e = binary_exponent(scale)
+    shift = -e if abs(e) > SAFE_EXPONENT else 0
     worst = 0.0
     for i0 in range(0, n, tile):
         i1 = min(n, i0 + tile)
         for j0 in range(i0, n, tile):
             j1 = min(n, j0 + tile)
-            diff = np.max(np.abs(A[i0:i1, j0:j1] - A[j0:j1, i0:i1].T))
+            upper, lower = A[i0:i1, j0:j1], A[j0:j1, i0:i1].T
+            if shift:
+                upper, lower = np.ldexp(upper, shift), np.ldexp(lower, shift)
+            diff = np.max(np.abs(upper - lower))
             if diff > worst:
                 worst = float(diff)
-    return worst / scale
+    return worst / math.ldexp(scale, shift)
 
 
 def is_symmetric(A: np.ndarray, rtol: float = SYMMETRY_RTOL) -> bool:
@@ -53,3 +68,32 @@ def require_symmetric(A: np.ndarray, name: str = "A", rtol: float = SYMMETRY_RTO
     defect = symmetry_defect(A)
     if defect > rtol:
         raise UsageError(f"{name}: must be symmetric (max|A - A^T| / max|A| = {defect:.3g} > {rtol:g})")
+
+
+#: Matrices whose largest entry lies in [2^-SAFE_EXPONENT, 2^SAFE_EXPONENT] are used as they are;
+#: the others are rescaled by a power of two first (`power_of_two_scaled`). Inside that window no
+#: estimator's sums of squares, norms or determinants can overflow or underflow.
+SAFE_EXPONENT = 64
+
+
+def binary_exponent(x: float) -> int:
+    """e with |x| = m 2^e, 0.5 <= m < 1 (math.frexp; subnormal x included). 0 for x = 0."""
+    return math.frexp(float(x))[1] if x else 0
+
+
+def power_of_two_scaled(A: np.ndarray, *, always: bool = False) -> tuple[np.ndarray, int]:
+    """(A 2^-e, e) with max|A 2^-e| in [0.5, 1), or (A, 0) when max|A| is already inside the safe
+    window [2^-64, 2^64] (unless `always`) or A is zero.
+
+    Multiplying by a power of two is exact (no rounding) for every entry that stays in the normal
+    float64 range; entries more than 2^1021 below the largest one, far below its rounding level,
+    may lose digits or become 0. Condition numbers are scale-invariant, so the estimators run on
+    the rescaled matrix and report eigenvalues in the caller's units by multiplying back by 2^e.
+    """
+    if A.size == 0:
+        return A, 0
+    amax = max(abs(float(A.max())), abs(float(A.min())))
+    e = binary_exponent(amax)
+    if e == 0 or (not always and -SAFE_EXPONENT <= e <= SAFE_EXPONENT):
+        return A, 0
+    return np.ldexp(A, -e), e
