@@ -1,5 +1,4 @@
-"""Shared input checks for the analysis functions (one-line `UsageError`s naming the field), and
-the exact power-of-two rescaling that keeps extreme but finite matrices inside float64 range."""
+"""Shared input checks for the analysis functions (one-line `UsageError`s naming the field)."""
 
 from __future__ import annotations
 
@@ -7,6 +6,7 @@ import math
 
 import numpy as np
 
+from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent
 from qnewton.errors import UsageError
 
 #: Relative tolerance under which a matrix counts as symmetric: max|A - A^T| <= tol * max|A|.
@@ -69,31 +69,3 @@ def require_symmetric(A: np.ndarray, name: str = "A", rtol: float = SYMMETRY_RTO
     if defect > rtol:
         raise UsageError(f"{name}: must be symmetric (max|A - A^T| / max|A| = {defect:.3g} > {rtol:g})")
 
-
-#: Matrices whose largest entry lies in [2^-SAFE_EXPONENT, 2^SAFE_EXPONENT] are used as they are;
-#: the others are rescaled by a power of two first (`power_of_two_scaled`). Inside that window no
-#: estimator's sums of squares, norms or determinants can overflow or underflow.
-SAFE_EXPONENT = 64
-
-
-def binary_exponent(x: float) -> int:
-    """e with |x| = m 2^e, 0.5 <= m < 1 (math.frexp; subnormal x included). 0 for x = 0."""
-    return math.frexp(float(x))[1] if x else 0
-
-
-def power_of_two_scaled(A: np.ndarray, *, always: bool = False) -> tuple[np.ndarray, int]:
-    """(A 2^-e, e) with max|A 2^-e| in [0.5, 1), or (A, 0) when max|A| is already inside the safe
-    window [2^-64, 2^64] (unless `always`) or A is zero.
-
-    Multiplying by a power of two is exact (no rounding) for every entry that stays in the normal
-    float64 range; entries more than 2^1021 below the largest one, far below its rounding level,
-    may lose digits or become 0. Condition numbers are scale-invariant, so the estimators run on
-    the rescaled matrix and report eigenvalues in the caller's units by multiplying back by 2^e.
-    """
-    if A.size == 0:
-        return A, 0
-    amax = max(abs(float(A.max())), abs(float(A.min())))
-    e = binary_exponent(amax)
-    if e == 0 or (not always and -SAFE_EXPONENT <= e <= SAFE_EXPONENT):
-        return A, 0
-    return np.ldexp(A, -e), e

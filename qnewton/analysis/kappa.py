@@ -33,7 +33,7 @@ the estimate approaches kappa from below; `details` holds the residual bracket.
 
 Extreme scales. kappa(c A) = kappa(A), so every estimator first brings A to unit scale: a
 matrix whose largest entry lies outside [2^-64, 2^64] is multiplied by the power of two that
-puts max|A_ij| in [0.5, 1) (exact, no rounding; `power_of_two_scaled`). Lanczos, which also
+puts max|A_ij| in [0.5, 1) (exact, no rounding; `qnewton.analysis.scaling`). Lanczos, which also
 takes matrix-free operators, scales the operator instead: it finds k with max|2^k A q| ~ 1 and
 evaluates 2^k A v as 2^(k - j) A (2^j v), |j| <= 900, so neither the product nor its norm can
 overflow or underflow. Eigenvalues in `details` are reported back in the caller's units
@@ -64,14 +64,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from qnewton.analysis._validate import (
-    SAFE_EXPONENT,
-    SYMMETRY_RTOL,
-    as_square_float64,
-    binary_exponent,
-    power_of_two_scaled,
-    symmetry_defect,
-)
+from qnewton.analysis._validate import SYMMETRY_RTOL, as_square_float64, symmetry_defect
+from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, power_of_two_scaled, to_scale
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 
@@ -125,14 +119,6 @@ def _rounding_level(n: int) -> float:
     """16 n u: relative size below which an eigenvalue, singular value, Ritz value or pivot of an
     n x n matrix is not told apart from 0 (their absolute error is about n u max|lambda|)."""
     return 16.0 * max(n, 1) * _U
-
-
-def _to_caller_units(x: float, e: int) -> float:
-    """x 2^e (exact unless it leaves float64 range: then inf, or a subnormal or 0)."""
-    if not e or not math.isfinite(x):
-        return x
-    with np.errstate(over="ignore", under="ignore"):
-        return float(np.ldexp(x, e))
 
 
 #: appended to the reason of a positive value that sits at the rounding level
@@ -232,7 +218,7 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
         if not chol_ok:
             return _infinite("bound", f"trace form needs a positive definite matrix ({failed})", reliable=True, **details)
         trace_s = float(np.trace(S))
-        details.update(log_det=log_det_s + n * e * _LN2, trace=_to_caller_units(trace_s, e))
+        details.update(log_det=log_det_s + n * e * _LN2, trace=to_scale(trace_s, e))
         log_k = log_bound_trace(n, log_det_s, trace_s)
         reason = "Merikoski et al. trace-form bound (det and trace); Cholesky factorization succeeded"
         singular = chol_singular
@@ -253,7 +239,7 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
             singular = float(pivots.min()) <= floor * float(np.max(np.abs(S)))
             what = "the smallest LU pivot"
         fro_sq_s = float(np.einsum("ij,ij->", S, S))
-        details.update(log_abs_det=log_abs_det_s + n * e * _LN2, frobenius_sq=_to_caller_units(fro_sq_s, 2 * e))
+        details.update(log_abs_det=log_abs_det_s + n * e * _LN2, frobenius_sq=to_scale(fro_sq_s, 2 * e))
         log_k = log_bound_frobenius(n, log_abs_det_s, fro_sq_s)
         reason = "Merikoski et al. Frobenius-form bound (|det| and ||A||_F)"
     log_k = max(log_k, 0.0)
@@ -472,10 +458,10 @@ def lanczos_extremes(
 def _run_details(run: _LanczosRun) -> dict[str, Any]:
     k = run.scale_log2
     return {
-        "lambda_min": _to_caller_units(run.theta_min, -k),
-        "lambda_max": _to_caller_units(run.theta_max, -k),
-        "residual_min": _to_caller_units(run.res_min, -k),
-        "residual_max": _to_caller_units(run.res_max, -k),
+        "lambda_min": to_scale(run.theta_min, -k),
+        "lambda_max": to_scale(run.theta_max, -k),
+        "residual_min": to_scale(run.res_min, -k),
+        "residual_max": to_scale(run.res_max, -k),
         "iterations": run.iterations,
         "converged": run.converged,
         "scale_log2": -k,  # the run worked on A / 2^scale_log2, like the other methods
@@ -555,7 +541,7 @@ def kappa_exact(A: Any) -> KappaEstimate:
         lam = np.linalg.eigvalsh(0.5 * (S + S.T))
         lo, hi = float(lam[0]), float(lam[-1])
         details: dict[str, Any] = {
-            "n": n, "lambda_min": _to_caller_units(lo, e), "lambda_max": _to_caller_units(hi, e),
+            "n": n, "lambda_min": to_scale(lo, e), "lambda_max": to_scale(hi, e),
             "symmetric": True, "scale_log2": e,
         }
         mags = np.abs(lam)
@@ -582,7 +568,7 @@ def kappa_exact(A: Any) -> KappaEstimate:
         return KappaEstimate(value, math.log(value), "exact", reason, details)
     s = np.linalg.svd(S, compute_uv=False)
     details = {
-        "n": n, "sigma_min": _to_caller_units(float(s[-1]), e), "sigma_max": _to_caller_units(float(s[0]), e),
+        "n": n, "sigma_min": to_scale(float(s[-1]), e), "sigma_max": to_scale(float(s[0]), e),
         "symmetric": False, "scale_log2": e,
     }
     if s[-1] == 0:
