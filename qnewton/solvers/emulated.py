@@ -90,7 +90,8 @@ class EmulatedQLSASolver:
                 x = norm * u2
         else:
             info["state_error"] = 0.0
-        x = rescale_solution(x, eb - ea, info)
+        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
+            x = rescale_solution(x, eb - ea, info)
         modeled = 0.0
         if decision is not None:
             modeled = float(getattr(decision, "quantum_seconds", 0.0))  # solve + readout, both modeled
