@@ -56,6 +56,9 @@ def choose_clock_qubits(kappa: float, target_fidelity: float = 0.99, signed: boo
     An empirical rule checked by statevector runs (tests/test_quantum_hhl.py): random kappa <= 10
     systems of size 2..8 reach F >= 0.99 with it (m = 8 for kappa = 10, F = 0.99).
     """
+    for name, value in (("target_fidelity", target_fidelity), ("kappa", kappa)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise UsageError(f"{name}: must be a number, got {value!r}")
     if not (0 < target_fidelity < 1):
         raise UsageError(f"target_fidelity: must be in (0, 1), got {target_fidelity!r}")
     if not (kappa >= 1 and math.isfinite(kappa)):

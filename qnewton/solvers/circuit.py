@@ -74,11 +74,11 @@ def check_memory(num_qubits: int, backend: str) -> None:
     """
     if backend.startswith("ibm:"):
         return
-    need = 16 * 2.0 ** min(int(num_qubits), 1000)  # (2.0 ** 1024 would raise OverflowError)
+    need = 16 * 2.0 ** int(num_qubits) if num_qubits < 1000 else float("inf")  # 2.0 ** 1024 raises
     have = MEMORY_FRACTION * available_memory_bytes()
     if need > have:
         raise UsageError(
-            f"A: the circuit needs {num_qubits} qubits ({need / 2**30:.1f} GiB statevector), "
+            f"A: the circuit needs {num_qubits} qubits ({need / 2**30:.3g} GiB statevector), "
             f"more than backend '{backend}' can hold here ({have / 2**30:.1f} GiB)"
         )
 
@@ -160,7 +160,7 @@ class CircuitSolver:
     ) -> None:
         if method not in METHODS:
             raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
-        if isinstance(max_size, bool) or not (isinstance(max_size, int) and max_size >= 1):
+        if isinstance(max_size, bool) or not (isinstance(max_size, (int, np.integer)) and max_size >= 1):
             raise UsageError(f"max_size: must be a positive integer, got {max_size!r}")
         shots = check_shots(shots)
         seed = check_seed(seed)
@@ -176,7 +176,7 @@ class CircuitSolver:
         self.method: CircuitMethod = method
         self.backend = backend
         self.shots = int(shots)
-        self.max_size = max_size
+        self.max_size = int(max_size)
         self.seed = seed
         self.target_fidelity = float(target_fidelity)
         self.epsilon = float(epsilon)
