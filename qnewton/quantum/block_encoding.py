@@ -11,7 +11,7 @@ For a real symmetric N x N matrix A with N = 2^n we use the one-ancilla reflecti
 which is unitary, real, symmetric and its own inverse (U^2 = I because B and S commute), so
 QSVT needs no separate U^dagger. alpha defaults to the spectral norm ||A||_2, the smallest value
 for which the dilation exists; then the eigenvalues of B fill [-1, -1/kappa] u [1/kappa, 1].
-This is the "exact unitary dilation for small N" of issue 4: it is a dense 2N x 2N unitary, so the
+This is the exact unitary dilation for small N: a dense 2N x 2N unitary, so the
 transpiled gate count grows like 4^(n+1); it is a stand-in for the sparse-access oracle the Q-Newton
 paper assumes (Sec. IV-C, alpha ~ d max|A_ij| there) and lets us count what one query costs on
 hardware when it is synthesized exactly.
