@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent
 from qnewton.errors import UsageError
 
 #: Relative tolerance under which a matrix counts as symmetric: max|A - A^T| <= tol * max|A|.
@@ -11,7 +14,11 @@ SYMMETRY_RTOL = 1e-10
 
 
 def as_square_float64(A: object, name: str = "A") -> np.ndarray:
-    """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`."""
+    """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`.
+
+    Complex input is refused rather than silently cast (numpy would drop the imaginary part)."""
+    if np.iscomplexobj(A):
+        raise UsageError(f"{name}: has complex entries; a real matrix is expected")
     try:
         arr = np.asarray(A, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -32,15 +39,23 @@ def symmetry_defect(A: np.ndarray, tile: int = 512) -> float:
     scale = max(abs(float(A.max())), abs(float(A.min()))) if A.size else 0.0
     if scale == 0.0:
         return 0.0
+    # Outside the safe window each tile is compared after an exact power-of-two rescaling: the
+    # difference of two entries near the float64 maximum would overflow, and of two subnormal
+    # entries would lose its digits.
+    e = binary_exponent(scale)
+    shift = -e if abs(e) > SAFE_EXPONENT else 0
     worst = 0.0
     for i0 in range(0, n, tile):
         i1 = min(n, i0 + tile)
         for j0 in range(i0, n, tile):
             j1 = min(n, j0 + tile)
-            diff = np.max(np.abs(A[i0:i1, j0:j1] - A[j0:j1, i0:i1].T))
+            upper, lower = A[i0:i1, j0:j1], A[j0:j1, i0:i1].T
+            if shift:
+                upper, lower = np.ldexp(upper, shift), np.ldexp(lower, shift)
+            diff = np.max(np.abs(upper - lower))
             if diff > worst:
                 worst = float(diff)
-    return worst / scale
+    return worst / math.ldexp(scale, shift)
 
 
 def is_symmetric(A: np.ndarray, rtol: float = SYMMETRY_RTOL) -> bool:
@@ -53,3 +68,4 @@ def require_symmetric(A: np.ndarray, name: str = "A", rtol: float = SYMMETRY_RTO
     defect = symmetry_defect(A)
     if defect > rtol:
         raise UsageError(f"{name}: must be symmetric (max|A - A^T| / max|A| = {defect:.3g} > {rtol:g})")
+

@@ -30,11 +30,32 @@ max|lambda| / min|lambda| for the exact and Lanczos methods, and the bound's
 the estimate approaches kappa from below; `details` holds the residual bracket.
 
 `exact`: numpy.linalg.eigvalsh (symmetric) or singular values (non-symmetric).
+
+Extreme scales. kappa(c A) = kappa(A), so every estimator first brings A to unit scale: a
+matrix whose largest entry lies outside [2^-64, 2^64] is multiplied by the power of two that
+puts max|A_ij| in [0.5, 1) (exact, no rounding; `qnewton.analysis.scaling`). Lanczos, which also
+takes matrix-free operators, scales the operator instead: it finds k with max|2^k A q| ~ 1 and
+evaluates 2^k A v as 2^(k - j) A (2^j v), |j| <= 900, so neither the product nor its norm can
+overflow or underflow. Eigenvalues in `details` are reported back in the caller's units
+(`scale_log2` holds the exponent used; a value outside float64 range shows as inf or 0).
+
+Trust. Eigenvalues, singular values and Ritz values carry an absolute error of about
+n u max|lambda| (u = 2^-52). A smallest eigenvalue (singular value, Ritz value, Cholesky or LU
+pivot) at most 16 n u times the largest one is "at the rounding level": A is numerically
+singular (kappa >~ 1/(16 n u)). A positive estimate is then still returned, but its reason says
+"NOT reliable" and `details["reliable"]` is False; a smallest eigenvalue or Ritz value between
+-16 n u max|lambda| and 0 gives inf with the reason "numerically singular" and no claim either
+way about positive definiteness. "Not positive definite" is stated only when it is established:
+an eigenvalue or Ritz value below that band (Ritz values lie inside the spectrum), or a failed
+Cholesky factorization (A is then not positive definite in floating point: indefinite, singular,
+or kappa beyond about 1/u). A LinearOperator given to `lanczos` is probed once for symmetry
+(r^T A q against q^T A r); dense and sparse matrices are checked entry by entry.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +65,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from qnewton.analysis._validate import SYMMETRY_RTOL, as_square_float64, symmetry_defect
+from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, power_of_two_scaled, to_scale
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 
@@ -52,6 +74,8 @@ BoundForm = Literal["auto", "trace", "frobenius"]
 KAPPA_METHODS: tuple[str, ...] = ("bound", "lanczos", "exact")
 
 _LOG_FLOAT_MAX = math.log(np.finfo(np.float64).max)
+_LN2 = math.log(2.0)
+_U = float(np.finfo(np.float64).eps)  # u = 2^-52
 
 
 @dataclass(frozen=True)
@@ -60,8 +84,11 @@ class KappaEstimate:
 
     value: the estimate (float; inf for singular/indefinite input or when it exceeds float range).
     log_value: natural log of the estimate (finite whenever the matrix is nonsingular PD).
-    method: "bound", "lanczos" or "exact". reason: one sentence on how the number came about.
-    details: method-specific numbers (form, log det, eigenvalue estimates, iterations, ...).
+    method: "bound", "lanczos" or "exact". reason: one sentence on how the number came about,
+    including "NOT reliable" when the input is numerically singular (see the module docstring).
+    details: method-specific numbers (form, log det, eigenvalue estimates, iterations, ...);
+    `details["reliable"]` is False when the value cannot be trusted, `details["scale_log2"]` the
+    power of two the matrix was divided by.
     """
 
     value: float
@@ -88,10 +115,20 @@ def _infinite(method: str, reason: str, **details: Any) -> KappaEstimate:
     return KappaEstimate(math.inf, math.inf, method, reason, details)
 
 
+def _rounding_level(n: int) -> float:
+    """16 n u: relative size below which an eigenvalue, singular value, Ritz value or pivot of an
+    n x n matrix is not told apart from 0 (their absolute error is about n u max|lambda|)."""
+    return 16.0 * max(n, 1) * _U
+
+
+#: appended to the reason of a positive value that sits at the rounding level
+_NOT_RELIABLE = (
+    "NOT reliable: A is numerically singular ({what} is within rounding error of 0), "
+    "so positive definiteness is not established"
+)
+
+
 # ----------------------------------------------------------------------------- bound
-
-
-_U = float(np.finfo(np.float64).eps)
 
 
 def _guard(n: int, *terms: float) -> float:
@@ -123,9 +160,11 @@ def log_bound_frobenius(n: int, log_abs_det: float, fro_sq: float) -> float:
 def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
     """The paper's estimator: Merikoski et al. (1997) upper bound from det and trace/Frobenius norm.
 
-    form "auto": trace form if A is symmetric positive definite (Cholesky succeeds), Frobenius
-    form if A is non-symmetric, inf if A is symmetric but not positive definite.
-    "trace": HPD only (inf otherwise). "frobenius": any nonsingular matrix.
+    form "auto": trace form if Cholesky of a symmetric A succeeds, Frobenius form if A is
+    non-symmetric, inf if A is symmetric but Cholesky fails. "trace": Cholesky must succeed
+    (inf otherwise). "frobenius": any nonsingular matrix. A is first brought to unit scale by a
+    power of two (the bound is scale-invariant) and log det comes from the Cholesky or LU
+    pivots, so no determinant, trace or norm over- or underflows.
     """
     if form not in ("auto", "trace", "frobenius"):
         raise UsageError(f"form: must be 'auto', 'trace' or 'frobenius', got {form!r}")
@@ -134,20 +173,31 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
     symmetric = symmetry_defect(arr) <= SYMMETRY_RTOL
     details: dict[str, Any] = {"n": n, "symmetric": symmetric}
     if not np.any(arr):
-        return _infinite("bound", "singular: the zero matrix", **details)
+        return _infinite("bound", "singular: the zero matrix", reliable=True, **details)
+    S, e = power_of_two_scaled(arr)
+    details["scale_log2"] = e
+    floor = _rounding_level(n)
 
     chol_ok = False
-    log_det = -math.inf
+    chol_singular = False
+    log_det_s = -math.inf
     if symmetric:
         try:
-            L = scipy.linalg.cholesky(arr, lower=True, check_finite=False, overwrite_a=False)
+            L = scipy.linalg.cholesky(S, lower=True, check_finite=False, overwrite_a=False)
             diag = np.diagonal(L)
             chol_ok = bool(np.all(diag > 0))
             if chol_ok:
-                log_det = float(2.0 * np.sum(np.log(diag)))
+                log_det_s = float(2.0 * np.sum(np.log(diag)))
+                # the pivots L_ii^2 are >= lambda_min, and kappa >= max A_ii / min pivot
+                top = float(np.max(np.diagonal(S)))
+                chol_singular = float(diag.min()) ** 2 <= floor * top
         except np.linalg.LinAlgError:
             chol_ok = False
-    details["positive_definite"] = chol_ok if symmetric else None
+    details["positive_definite"] = (None if chol_singular else chol_ok) if symmetric else None
+    failed = (
+        "Cholesky failed: A is not positive definite in floating point (indefinite, singular, or kappa "
+        "beyond about 1/u)"
+    )
 
     use = form
     if form == "auto":
@@ -155,10 +205,8 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
             use = "trace"
         elif symmetric:
             return _infinite(
-                "bound",
-                "symmetric but not positive definite (Cholesky failed): no valid Newton system; "
-                "form='frobenius' gives the singular-value bound",
-                **details,
+                "bound", f"{failed}; no valid Newton system; form='frobenius' gives the singular-value bound",
+                reliable=True, **details,
             )
         else:
             use = "frobenius"
@@ -166,47 +214,224 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
 
     if use == "trace":
         if not symmetric:
-            return _infinite("bound", "trace form needs a symmetric (Hermitian) matrix", **details)
+            return _infinite("bound", "trace form needs a symmetric (Hermitian) matrix", reliable=True, **details)
         if not chol_ok:
-            return _infinite("bound", "trace form needs a positive definite matrix (Cholesky failed)", **details)
-        trace = float(np.trace(arr))
-        details.update(log_det=log_det, trace=trace)
-        log_k = log_bound_trace(n, log_det, trace)
-        reason = "Merikoski et al. trace-form bound (det and trace), symmetric positive definite input"
+            return _infinite("bound", f"trace form needs a positive definite matrix ({failed})", reliable=True, **details)
+        trace_s = float(np.trace(S))
+        details.update(log_det=log_det_s + n * e * _LN2, trace=to_scale(trace_s, e))
+        log_k = log_bound_trace(n, log_det_s, trace_s)
+        reason = "Merikoski et al. trace-form bound (det and trace); Cholesky factorization succeeded"
+        singular = chol_singular
+        what = "the smallest Cholesky pivot"
     else:
         if chol_ok:
-            log_abs_det = log_det
+            log_abs_det_s, singular, what = log_det_s, chol_singular, "the smallest Cholesky pivot"
         else:
-            sign, log_abs_det = np.linalg.slogdet(arr)
-            log_abs_det = float(log_abs_det)
-            if sign == 0 or not math.isfinite(log_abs_det):
-                return _infinite("bound", "singular: determinant is zero", **details)
-        fro_sq = float(np.einsum("ij,ij->", arr, arr))
-        details.update(log_abs_det=log_abs_det, frobenius_sq=fro_sq)
-        log_k = log_bound_frobenius(n, log_abs_det, fro_sq)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                lu, _ = scipy.linalg.lu_factor(S, check_finite=False)
+            pivots = np.abs(np.diagonal(lu))
+            if not np.all(pivots > 0):
+                return _infinite("bound", "numerically singular: an LU pivot is exactly 0 in floating point (determinant 0)",
+                                 reliable=True, **details)
+            log_abs_det_s = float(np.sum(np.log(pivots)))
+            # with partial pivoting |L_ij| <= 1, so kappa >= max|A_ij| / (n min|U_ii|)
+            singular = float(pivots.min()) <= floor * float(np.max(np.abs(S)))
+            what = "the smallest LU pivot"
+        fro_sq_s = float(np.einsum("ij,ij->", S, S))
+        details.update(log_abs_det=log_abs_det_s + n * e * _LN2, frobenius_sq=to_scale(fro_sq_s, 2 * e))
+        log_k = log_bound_frobenius(n, log_abs_det_s, fro_sq_s)
         reason = "Merikoski et al. Frobenius-form bound (|det| and ||A||_F)"
     log_k = max(log_k, 0.0)
+    details["reliable"] = not singular
+    if singular:
+        reason += "; " + _NOT_RELIABLE.format(what=what)
     return KappaEstimate(_from_log(log_k), log_k, "bound", reason, details)
 
 
 # ----------------------------------------------------------------------------- lanczos
 
 
+#: largest power of two by which a vector is multiplied before it goes into the operator
+_INPUT_SHIFT_CAP = 900
+#: |A q| below 2^-1000 is treated as "too small to read" when probing the operator's scale
+_PROBE_FLOOR_EXPONENT = -1000
+
+
 def _as_operator(A: Any) -> tuple[LinearOperator, int, bool]:
-    """(operator, n, is_dense_or_sparse_matrix)."""
+    """(operator, n, is_dense_or_sparse_matrix); dense and sparse matrices are checked for symmetry."""
     if isinstance(A, LinearOperator):
-        if A.shape[0] != A.shape[1]:
+        if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
             raise UsageError(f"A: operator must be square, got shape {A.shape}")
+        if A.shape[0] == 0:
+            raise UsageError("A: must not be empty")
         return A, A.shape[0], False
     if sp.issparse(A):
         if A.shape[0] != A.shape[1]:
             raise UsageError(f"A: must be a square matrix, got shape {A.shape}")
-        M = sp.csr_matrix(A, dtype=np.float64)
+        if A.shape[0] == 0:
+            raise UsageError("A: must not be empty")
+        if np.iscomplexobj(A.data):
+            raise UsageError("A: has complex entries; a real matrix is expected")
+        M = sp.csr_matrix(A, dtype=np.float64, copy=True)
         if not np.all(np.isfinite(M.data)):
             raise UsageError("A: contains NaN or infinite entries")
+        if M.nnz:
+            e = binary_exponent(float(np.max(np.abs(M.data))))
+            if abs(e) > SAFE_EXPONENT:
+                M.data = np.ldexp(M.data, -e)  # exact; the operator is scaled again in _lanczos anyway
+            defect = abs(M - M.T).max()
+            if defect > SYMMETRY_RTOL * float(np.max(np.abs(M.data))):
+                raise UsageError("A: the lanczos method needs a symmetric matrix")
         return aslinearoperator(M), M.shape[0], True
     arr = as_square_float64(A)
+    if symmetry_defect(arr) > SYMMETRY_RTOL:
+        raise UsageError("A: the lanczos method needs a symmetric matrix")
     return aslinearoperator(arr), arr.shape[0], True
+
+
+class _ScaledOperator:
+    """v -> 2^k A v evaluated as 2^(k - j) A (2^j v) with |j| <= 900: the operator never sees a
+    vector or produces a product outside float64 range (for k from `_find_scale`)."""
+
+    def __init__(self, op: LinearOperator, n: int, k: int) -> None:
+        self.op, self.n, self.k = op, n, k
+        self.k_in = max(-_INPUT_SHIFT_CAP, min(_INPUT_SHIFT_CAP, k))
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        return _apply(self.op, self.n, v, self.k_in, self.k - self.k_in)
+
+
+def _apply(op: LinearOperator, n: int, v: np.ndarray, k_in: int, k_out: int) -> np.ndarray:
+    """2^k_out A (2^k_in v), overflow and underflow left to show up as inf / 0 (no warnings)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        w = np.asarray(op.matvec(np.ldexp(v, k_in) if k_in else v), dtype=np.float64).reshape(-1)
+        if w.shape[0] != n:
+            raise UsageError(f"A: the operator returned a vector of length {w.shape[0]}, expected {n}")
+        return np.ldexp(w, k_out) if k_out else w
+
+
+def _find_scale(op: LinearOperator, n: int, q: np.ndarray) -> tuple[int | None, str | None]:
+    """(k, None) with max|2^k A q| in [0.5, 1); (None, None) when A q = 0 (q is a random vector,
+    so A is singular); (None, reason) when the operator returns NaN or infinite values.
+
+    A q is probed as is, then with q multiplied by 2^-900 if the product overflowed or by 2^900
+    if it vanished below 2^-1000."""
+    k_in = 0
+    w = _apply(op, n, q, 0, 0)
+    if np.any(np.isnan(w)) and not np.any(np.isinf(w)):
+        return None, "the operator returned NaN for a finite vector"
+    if not np.all(np.isfinite(w)):
+        k_in = -_INPUT_SHIFT_CAP
+    elif binary_exponent(float(np.max(np.abs(w)))) < _PROBE_FLOOR_EXPONENT:
+        k_in = _INPUT_SHIFT_CAP
+    if k_in:
+        w = _apply(op, n, q, k_in, 0)
+        if not np.all(np.isfinite(w)):
+            return None, "the operator returned NaN or infinite values for a finite vector"
+    top = float(np.max(np.abs(w)))
+    if top == 0.0:
+        return None, None
+    return k_in - binary_exponent(top), None
+
+
+@dataclass
+class _LanczosRun:
+    """Ritz values theta of 2^k A (k = scale_log2), residuals, and how the run ended."""
+
+    theta_min: float
+    theta_max: float
+    res_min: float
+    res_max: float
+    iterations: int
+    converged: bool
+    scale_log2: int
+    failure: str | None = None
+    zero: bool = False
+
+
+def _check_lanczos_options(tol: Any, max_iter: Any, seed: Any) -> None:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not (0 < float(tol) < 1):
+        raise UsageError(f"tol: must be a number in (0, 1), got {tol!r}")
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1):
+        raise UsageError(f"max_iter: must be a positive integer or None, got {max_iter!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed: must be a non-negative integer, got {seed!r}")
+
+
+#: relative tolerance of the symmetry probe r^T A q = q^T A r of an operator
+OPERATOR_SYMMETRY_RTOL = 1e-6
+
+
+def _lanczos(
+    op: LinearOperator, n: int, *, tol: float, max_iter: int | None, seed: int, check_symmetry: bool = False
+) -> _LanczosRun:
+    """Lanczos with full reorthogonalization on the scaled operator 2^k A (see `lanczos_extremes`).
+
+    check_symmetry: compare r^T A q with q^T A r for the start vector q and one more random r
+    (one extra product) and refuse an operator that is not symmetric with a UsageError."""
+    _check_lanczos_options(tol, max_iter, seed)
+    if n < 1:
+        raise UsageError("A: must not be empty")
+    max_iter = min(n, int(max_iter or 300))
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(n)
+    q /= np.linalg.norm(q)
+    k_scale, failure = _find_scale(op, n, q)
+    nan = float("nan")
+    if k_scale is None:
+        if failure is None:  # A q = 0 for a random q
+            return _LanczosRun(0.0, 0.0, 0.0, 0.0, 1, True, 0, zero=True)
+        return _LanczosRun(nan, nan, nan, nan, 0, False, 0, failure=failure)
+    matvec = _ScaledOperator(op, n, k_scale)
+    Q = np.zeros((max_iter + 1, n))
+    Q[0] = q
+    alpha = np.zeros(max_iter)
+    beta = np.zeros(max_iter)
+    history: list[float] = []
+    theta_min = theta_max = res_min = res_max = nan
+    converged = False
+    done = 0
+    for k in range(max_iter):
+        w = matvec(Q[k])
+        if not np.all(np.isfinite(w)):
+            failure = f"the operator returned NaN or infinite values at step {k + 1}"
+            break
+        if k == 0 and check_symmetry and n > 1:
+            r = rng.standard_normal(n)
+            r /= np.linalg.norm(r)
+            wr = matvec(r)
+            if np.all(np.isfinite(wr)):
+                gap = abs(float(r @ w) - float(q @ wr))
+                if gap > OPERATOR_SYMMETRY_RTOL * max(float(np.linalg.norm(w)), float(np.linalg.norm(wr))):
+                    raise UsageError(
+                        "A: the operator is not symmetric (r^T A q differs from q^T A r for random q, r); "
+                        "the lanczos method needs a symmetric operator"
+                    )
+        a = float(Q[k] @ w)
+        alpha[k] = a
+        # full reorthogonalization (twice is enough)
+        w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
+        w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
+        b = float(np.linalg.norm(w))
+        beta[k] = b
+        try:
+            theta, S = scipy.linalg.eigh_tridiagonal(alpha[: k + 1], beta[:k], check_finite=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            failure = f"the tridiagonal eigensolver failed at step {k + 1} ({str(exc).splitlines()[0]})"
+            break
+        done = k + 1
+        theta_min, theta_max = float(theta[0]), float(theta[-1])
+        res_min, res_max = float(abs(b * S[-1, 0])), float(abs(b * S[-1, -1]))
+        ratio = theta_max / theta_min if theta_min != 0 else math.inf
+        history.append(ratio)
+        small_res = res_min <= tol * abs(theta_min) and res_max <= tol * abs(theta_max)
+        stalled = len(history) > 5 and math.isfinite(ratio) and abs(history[-1] - history[-6]) <= tol * abs(ratio)
+        if b <= 1e-12 * max(abs(theta_max), abs(theta_min), 1e-300) or small_res or stalled:
+            converged = True
+            break
+        Q[k + 1] = w / b
+    return _LanczosRun(theta_min, theta_max, res_min, res_max, done, converged, k_scale, failure=failure)
 
 
 def lanczos_extremes(
@@ -221,47 +446,26 @@ def lanczos_extremes(
 
     Stops when both extreme Ritz residuals |beta_k s_k| are below tol * |theta|, when the ratio
     theta_max / theta_min has changed by less than tol over 5 steps, at an invariant subspace,
-    or after max_iter steps (default min(n, 300)).
+    or after max_iter steps (default min(n, 300)). The run works on A / 2^e with max|A q| / 2^e
+    ~ 1 (module docstring); "lambda_min", "lambda_max" and the residuals are in the caller's
+    units, "scale_log2" is e. "failure" says why a run stopped early (NaN from the operator, a
+    failed tridiagonal eigensolver), else None.
     """
-    max_iter = min(n, max_iter or 300)
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal(n)
-    q /= np.linalg.norm(q)
-    Q = np.zeros((max_iter + 1, n))
-    Q[0] = q
-    alpha = np.zeros(max_iter)
-    beta = np.zeros(max_iter)
-    history: list[float] = []
-    theta_min = theta_max = res_min = res_max = float("nan")
-    converged = False
-    k = 0
-    for k in range(max_iter):
-        w = np.asarray(op.matvec(Q[k]), dtype=np.float64).reshape(-1)
-        a = float(Q[k] @ w)
-        alpha[k] = a
-        # full reorthogonalization (twice is enough)
-        w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
-        w -= Q[: k + 1].T @ (Q[: k + 1] @ w)
-        b = float(np.linalg.norm(w))
-        beta[k] = b
-        theta, S = scipy.linalg.eigh_tridiagonal(alpha[: k + 1], beta[:k], check_finite=False)
-        theta_min, theta_max = float(theta[0]), float(theta[-1])
-        res_min, res_max = float(abs(b * S[-1, 0])), float(abs(b * S[-1, -1]))
-        ratio = theta_max / theta_min if theta_min != 0 else math.inf
-        history.append(ratio)
-        small_res = res_min <= tol * abs(theta_min) and res_max <= tol * abs(theta_max)
-        stalled = len(history) > 5 and math.isfinite(ratio) and abs(history[-1] - history[-6]) <= tol * abs(ratio)
-        if b <= 1e-12 * max(abs(theta_max), 1e-300) or small_res or stalled:
-            converged = True
-            break
-        Q[k + 1] = w / b
+    run = _lanczos(op, n, tol=tol, max_iter=max_iter, seed=seed)
+    return _run_details(run)
+
+
+def _run_details(run: _LanczosRun) -> dict[str, Any]:
+    k = run.scale_log2
     return {
-        "lambda_min": theta_min,
-        "lambda_max": theta_max,
-        "residual_min": res_min,
-        "residual_max": res_max,
-        "iterations": k + 1,
-        "converged": converged,
+        "lambda_min": to_scale(run.theta_min, -k),
+        "lambda_max": to_scale(run.theta_max, -k),
+        "residual_min": to_scale(run.res_min, -k),
+        "residual_max": to_scale(run.res_max, -k),
+        "iterations": run.iterations,
+        "converged": run.converged,
+        "scale_log2": -k,  # the run worked on A / 2^scale_log2, like the other methods
+        "failure": run.failure,
     }
 
 
@@ -270,75 +474,117 @@ def kappa_lanczos(A: Any, *, tol: float = 1e-3, max_iter: int | None = None, see
 
     Ritz values satisfy lambda_min <= theta_min and theta_max <= lambda_max, so this estimate is
     at most the true kappa; `details["kappa_upper_residual"]` is the residual bracket
-    (theta_max + r_max) / (theta_min - r_min) when theta_min > r_min.
+    (theta_max + r_max) / (theta_min - r_min) when theta_min > r_min. A negative Ritz value
+    beyond rounding error proves A indefinite; one within rounding error of 0 gives inf with the
+    reason "numerically singular".
     """
+    _check_lanczos_options(tol, max_iter, seed)
     op, n, is_matrix = _as_operator(A)
-    if is_matrix and not isinstance(A, LinearOperator) and not sp.issparse(A):
-        arr = np.asarray(A, dtype=np.float64)
-        if symmetry_defect(arr) > SYMMETRY_RTOL:
-            raise UsageError("A: the lanczos method needs a symmetric matrix")
-    if is_matrix and sp.issparse(A):
-        M = sp.csr_matrix(A)
-        defect = abs(M - M.T).max() if M.nnz else 0.0
-        scale = abs(M).max() if M.nnz else 0.0
-        if scale and defect > SYMMETRY_RTOL * scale:
-            raise UsageError("A: the lanczos method needs a symmetric matrix")
-    if n <= 2 and not isinstance(A, LinearOperator):
+    if n <= 2 and is_matrix:
         dense = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
         est = kappa_exact(dense)
         return KappaEstimate(est.value, est.log_value, "lanczos", est.reason + " (n <= 2: computed exactly)", est.details)
-    info = lanczos_extremes(op, n, tol=tol, max_iter=max_iter, seed=seed)
-    lo, hi = info["lambda_min"], info["lambda_max"]
-    details = {"n": n, **info}
+    run = _lanczos(op, n, tol=tol, max_iter=max_iter, seed=seed, check_symmetry=not is_matrix)
+    details: dict[str, Any] = {"n": n, **_run_details(run)}
+    if run.zero:
+        return _infinite("lanczos", "singular: A q = 0 for a random start vector q", reliable=True, **details)
+    lo, hi = run.theta_min, run.theta_max
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        return _infinite("lanczos", "Lanczos produced non-finite Ritz values", **details)
-    if hi <= 0 or lo <= 0:
-        if lo != 0 and hi != 0:
-            details["kappa_2"] = max(abs(lo), abs(hi)) / min(abs(lo), abs(hi))
-        return _infinite("lanczos", f"not positive definite: Ritz value theta_min = {lo:.3g} <= 0", **details)
-    if lo - info["residual_min"] > 0:
-        details["kappa_upper_residual"] = float((hi + info["residual_max"]) / (lo - info["residual_min"]))
+        return _infinite("lanczos", f"no estimate: {run.failure or 'Lanczos produced non-finite Ritz values'}",
+                         reliable=False, **details)
+    top = max(abs(lo), abs(hi))
+    if top == 0.0:
+        return _infinite("lanczos", "singular: every Ritz value is 0", reliable=True, **details)
+    small = min(abs(lo), abs(hi))
+    if small > 0 and (lo <= 0 or hi <= 0):
+        details["kappa_2"] = top / small
+    level = _rounding_level(n) * top
+    stop = f"; stopped early: {run.failure}" if run.failure else ""
+    if lo < -level:
+        return _infinite("lanczos", f"not positive definite: Ritz value theta_min = {details['lambda_min']:.3g} < 0{stop}",
+                         reliable=True, **details)
+    if lo <= 0:
+        return _infinite(
+            "lanczos",
+            f"numerically singular: Ritz value theta_min = {details['lambda_min']:.3g} is within rounding error "
+            f"(16 n u theta_max) of 0, so positive definiteness is undecided{stop}",
+            reliable=False, **details,
+        )
+    if lo - run.res_min > 0:
+        details["kappa_upper_residual"] = float((hi + run.res_max) / (lo - run.res_min))
     value = hi / lo
-    state = "converged" if info["converged"] else "NOT converged"
-    return KappaEstimate(
-        value,
-        math.log(value),
-        "lanczos",
-        f"Lanczos Ritz values theta_max / theta_min after {info['iterations']} steps ({state}; a lower estimate)",
-        details,
-    )
+    state = "converged" if run.converged else "NOT converged"
+    reason = f"Lanczos Ritz values theta_max / theta_min after {run.iterations} steps ({state}; a lower estimate){stop}"
+    singular = lo <= level
+    if singular:
+        reason += "; " + _NOT_RELIABLE.format(what="theta_min")
+    details["reliable"] = run.converged and not run.failure and not singular
+    return KappaEstimate(value, math.log(value), "lanczos", reason, details)
 
 
 # ----------------------------------------------------------------------------- exact
 
 
 def kappa_exact(A: Any) -> KappaEstimate:
-    """Exact kappa_2: eigvalsh for symmetric A (inf if not positive definite), SVD otherwise."""
+    """Exact kappa_2: eigvalsh for symmetric A (inf if not positive definite), SVD otherwise.
+
+    A is first brought to unit scale by a power of two (exact). Eigenvalues in `details` are in
+    the caller's units. A smallest eigenvalue (singular value) within rounding error 16 n u
+    max|lambda| of 0 makes the result NOT reliable, or inf when it is <= 0 (module docstring)."""
     if sp.issparse(A):
         A = A.toarray()
     arr = as_square_float64(A)
     n = arr.shape[0]
-    if symmetry_defect(arr) <= SYMMETRY_RTOL:
-        lam = np.linalg.eigvalsh(0.5 * (arr + arr.T))
+    S, e = power_of_two_scaled(arr)
+    level = _rounding_level(n)
+    if symmetry_defect(S) <= SYMMETRY_RTOL:
+        lam = np.linalg.eigvalsh(0.5 * (S + S.T))
         lo, hi = float(lam[0]), float(lam[-1])
-        details: dict[str, Any] = {"n": n, "lambda_min": lo, "lambda_max": hi, "symmetric": True}
+        details: dict[str, Any] = {
+            "n": n, "lambda_min": to_scale(lo, e), "lambda_max": to_scale(hi, e),
+            "symmetric": True, "scale_log2": e,
+        }
+        mags = np.abs(lam)
+        top, small = float(mags.max()), float(mags.min())
+        if top == 0.0:
+            return _infinite("exact", "singular: the zero matrix", reliable=True, **details)
+        if lo <= 0 and small > 0:
+            details["kappa_2"] = top / small
+        if lo < -level * top:
+            return _infinite("exact", f"not positive definite: lambda_min = {details['lambda_min']:.3g} < 0",
+                             reliable=True, **details)
         if lo <= 0:
-            mags = np.abs(lam)
-            if mags.min() > 0:
-                details["kappa_2"] = float(mags.max() / mags.min())
-            reason = "singular: eigenvalue 0" if mags.min() == 0 else f"not positive definite: lambda_min = {lo:.3g} <= 0"
-            return _infinite("exact", reason, **details)
+            return _infinite(
+                "exact",
+                f"numerically singular: lambda_min = {details['lambda_min']:.3g} is within rounding error "
+                "(16 n u lambda_max) of 0, so positive definiteness is undecided",
+                reliable=False, **details,
+            )
         value = hi / lo
-        return KappaEstimate(value, math.log(value), "exact", "eigvalsh: lambda_max / lambda_min", details)
-    s = np.linalg.svd(arr, compute_uv=False)
-    details = {"n": n, "sigma_min": float(s[-1]), "sigma_max": float(s[0]), "symmetric": False}
+        reason = "eigvalsh: lambda_max / lambda_min"
+        details["reliable"] = lo > level * top
+        if not details["reliable"]:
+            reason += "; " + _NOT_RELIABLE.format(what="lambda_min")
+        return KappaEstimate(value, math.log(value), "exact", reason, details)
+    s = np.linalg.svd(S, compute_uv=False)
+    details = {
+        "n": n, "sigma_min": to_scale(float(s[-1]), e), "sigma_max": to_scale(float(s[0]), e),
+        "symmetric": False, "scale_log2": e,
+    }
     if s[-1] == 0:
-        return _infinite("exact", "singular: smallest singular value is 0", **details)
+        return _infinite("exact", "numerically singular: the smallest singular value is 0 in floating point",
+                         reliable=False, **details)
     value = float(s[0] / s[-1])
-    return KappaEstimate(value, math.log(value), "exact", "SVD: sigma_max / sigma_min", details)
+    reason = "SVD: sigma_max / sigma_min"
+    details["reliable"] = float(s[-1]) > level * float(s[0])
+    if not details["reliable"]:
+        reason += "; NOT reliable: A is numerically singular (sigma_min is within rounding error of 0)"
+    return KappaEstimate(value, math.log(value), "exact", reason, details)
 
 
 # ----------------------------------------------------------------------------- dispatch
+
+_METHOD_OPTIONS: dict[str, tuple[str, ...]] = {"bound": ("form",), "lanczos": ("tol", "max_iter", "seed"), "exact": ()}
 
 
 def estimate_kappa(A: Any, method: KappaMethod = "bound", **options: Any) -> KappaEstimate:
@@ -346,8 +592,14 @@ def estimate_kappa(A: Any, method: KappaMethod = "bound", **options: Any) -> Kap
 
     A: dense float64 matrix, scipy.sparse matrix, or (lanczos only) a scipy LinearOperator
     such as a Hessian-vector product. options go to the method: form= for bound; tol=,
-    max_iter=, seed= for lanczos.
+    max_iter=, seed= for lanczos. An unknown option is a UsageError naming it.
     """
+    if method not in _METHOD_OPTIONS:
+        raise UsageError(f"method: must be one of {', '.join(KAPPA_METHODS)}, got {method!r}")
+    unknown = sorted(set(options) - set(_METHOD_OPTIONS[method]))
+    if unknown:
+        accepted = ", ".join(_METHOD_OPTIONS[method]) or "none"
+        raise UsageError(f"{unknown[0]}: not an option of the {method!r} method (accepted: {accepted})")
     if method == "bound":
         if isinstance(A, LinearOperator):
             raise UsageError("method: 'bound' needs the matrix (a determinant); use 'lanczos' for an operator")
@@ -356,8 +608,6 @@ def estimate_kappa(A: Any, method: KappaMethod = "bound", **options: Any) -> Kap
         return kappa_bound(A, **options)
     if method == "lanczos":
         return kappa_lanczos(A, **options)
-    if method == "exact":
-        if isinstance(A, LinearOperator):
-            raise UsageError("method: 'exact' needs the matrix; use 'lanczos' for an operator")
-        return kappa_exact(A, **options)
-    raise UsageError(f"method: must be one of {', '.join(KAPPA_METHODS)}, got {method!r}")
+    if isinstance(A, LinearOperator):
+        raise UsageError("method: 'exact' needs the matrix; use 'lanczos' for an operator")
+    return kappa_exact(A, **options)

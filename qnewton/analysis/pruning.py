@@ -360,8 +360,7 @@ def mass_rule_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "max") -
     absolute sum; the per-row numbers become one d by `aggregate`:
     "max" (default: every row can keep its p% set), "mean"/"median" (ceil), or "qXX" (ceil of
     the XX-th percentile). The result is at least 1."""
-    arr = np.asarray(A, dtype=np.float64)
-    counts = p_sparsity(arr, (p,))[float(p)]
+    counts = p_sparsity(A, (p,))[float(p)]  # validates A (real, finite, 2-D)
     if aggregate == "max":
         value = float(counts.max(initial=0))
     elif aggregate == "mean":

@@ -7,6 +7,9 @@ least p% of the row's absolute sum:
 
 A zero row has p%-sparsity 0. The computation sorts each row once (descending |A_ij|) and reads
 every requested p off the same cumulative sums, in row blocks so that memory stays bounded.
+The p%-sparsity of a row does not change when the row is multiplied by a constant, so rows whose
+largest entry lies outside [2^-64, 2^64] are first multiplied by a power of two (exact): their
+sums can neither overflow (entries near 1e308) nor lose digits (subnormal entries).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from qnewton.analysis.scaling import SAFE_EXPONENT
 from qnewton.errors import UsageError
 
 DEFAULT_PERCENTS: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0)
@@ -56,9 +60,7 @@ def p_sparsity(
             return _p_sparsity_sparse(sp.csr_matrix(A), percents)
     except ImportError:  # pragma: no cover - scipy is a dependency
         pass
-    arr = np.asarray(A, dtype=np.float64)
-    if arr.ndim != 2:
-        raise UsageError(f"A: must be a 2-D matrix, got shape {arr.shape}")
+    arr = _as_float_matrix(A)
     if not np.all(np.isfinite(arr)):
         raise UsageError("A: contains NaN or infinite entries")
     rows, cols = arr.shape
@@ -69,6 +71,7 @@ def p_sparsity(
     fractions = np.array(percents) / 100.0
     for r0 in range(0, rows, step):
         block = np.abs(arr[r0 : r0 + step])
+        _rows_to_unit_scale(block)
         block.sort(axis=1)
         block = block[:, ::-1]  # descending
         csum = np.cumsum(block, axis=1)
@@ -81,9 +84,36 @@ def p_sparsity(
     return out
 
 
+def _as_float_matrix(A: Any) -> np.ndarray:
+    """A as a 2-D float64 array, or a one-line UsageError (complex, non-numeric, not 2-D)."""
+    if np.iscomplexobj(A):
+        raise UsageError("A: has complex entries; a real matrix is expected")
+    try:
+        arr = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"A: cannot be read as a float64 matrix ({str(exc).splitlines()[0]})") from None
+    if arr.ndim != 2:
+        raise UsageError(f"A: must be a 2-D matrix, got shape {arr.shape}")
+    return arr
+
+
+def _rows_to_unit_scale(block: np.ndarray) -> None:
+    """Multiply each row of the non-negative `block` by a power of two that puts its largest
+    entry in [0.5, 1), in place, when some row's largest entry lies outside [2^-64, 2^64]."""
+    if block.size == 0:
+        return
+    top = block.max(axis=1)
+    exps = np.frexp(top)[1]
+    exps[top == 0] = 0
+    if np.any(np.abs(exps) > SAFE_EXPONENT):
+        block[...] = np.ldexp(block, -exps[:, None])
+
+
 def _p_sparsity_sparse(A, percents: tuple[float, ...]) -> dict[float, np.ndarray]:
     rows = A.shape[0]
     out = {pc: np.zeros(rows, dtype=np.int64) for pc in percents}
+    if np.iscomplexobj(A.data):
+        raise UsageError("A: has complex entries; a real matrix is expected")
     data = np.abs(A.data)
     if not np.all(np.isfinite(data)):
         raise UsageError("A: contains NaN or infinite entries")
@@ -91,6 +121,7 @@ def _p_sparsity_sparse(A, percents: tuple[float, ...]) -> dict[float, np.ndarray
         row = np.sort(data[A.indptr[i] : A.indptr[i + 1]])[::-1]
         if row.size == 0:
             continue
+        _rows_to_unit_scale(row[np.newaxis, :])  # in place, through the view
         csum = np.cumsum(row)
         total = csum[-1]
         if total == 0:
@@ -113,4 +144,6 @@ def row_nonzeros(A: "np.ndarray | Any") -> np.ndarray:
     except ImportError:  # pragma: no cover
         pass
     arr = np.asarray(A)
+    if arr.ndim != 2:
+        raise UsageError(f"A: must be a 2-D matrix, got shape {arr.shape}")
     return np.count_nonzero(arr, axis=1).astype(np.int64)

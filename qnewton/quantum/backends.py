@@ -15,6 +15,12 @@ GPU: `qiskit-aer-gpu` replaces `qiskit-aer` (same `qiskit_aer` module; never ins
 `pip uninstall qiskit-aer && pip install qiskit-aer-gpu`). `device="GPU"` is checked with a one-qubit
 trial run; if it fails the executor falls back to CPU, emits a `DeviceFallbackWarning` saying why,
 and records the reason in `.fallback_reason`.
+
+Options that reach Aer are checked here first (one-line UsageError naming the option), because
+Aer answers out-of-range values with a C++ exception or a TypeError: `shots` must be an integer in
+[1, MAX_SHOTS] (10^8 shots of a small circuit take about 100 s and a few GB here; far more makes
+Aer fail to allocate), `seed` an integer in [0, 2^63 - 1] (Aer's seed is a signed 64-bit
+integer; the transpiler rejects negative seeds).
 """
 
 from __future__ import annotations
@@ -31,6 +37,31 @@ from qnewton.errors import UsageError
 
 Device = Literal["CPU", "GPU"]
 BACKEND_SPECS = ("statevector", "shots", "noisy-sherbrooke")
+
+#: Most shots one circuit may ask for (module docstring).
+MAX_SHOTS = 100_000_000
+#: Largest simulator / transpiler seed (Aer stores it as a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
+
+
+def check_shots(shots: object, name: str = "shots") -> int:
+    """`shots` as an int in [1, MAX_SHOTS], or a one-line UsageError naming `name`."""
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)):
+        raise UsageError(f"{name}: must be an integer in [1, {MAX_SHOTS:.0e}], got {shots!r}")
+    if not 1 <= int(shots) <= MAX_SHOTS:
+        raise UsageError(f"{name}: must be an integer in [1, {MAX_SHOTS:.0e}] shots per circuit, got {int(shots)}")
+    return int(shots)
+
+
+def check_seed(seed: object, name: str = "seed") -> int | None:
+    """`seed` as an int in [0, 2^63 - 1] (None stays None), or a one-line UsageError naming `name`."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise UsageError(f"{name}: must be an integer in [0, 2^63 - 1], got {seed!r}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise UsageError(f"{name}: must be an integer in [0, 2^63 - 1], got {int(seed)}")
+    return int(seed)
 
 
 class DeviceFallbackWarning(RuntimeWarning):
@@ -121,7 +152,7 @@ class AerExecutor:
         self.target = target
         self.transpile_to = transpile_to
         self.exact = exact
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.fallback_reason = fallback_reason
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit:
@@ -132,10 +163,9 @@ class AerExecutor:
 
     def run_counts(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
         """Simulate all circuits in one Aer job; one counts dict per circuit."""
-        if not (isinstance(shots, (int, np.integer)) and shots >= 1):
-            raise UsageError(f"shots: must be a positive integer, got {shots!r}")
+        shots = check_shots(shots)
         prepared = [self.prepare(c) for c in circuits]
-        kwargs: dict[str, Any] = {"shots": int(shots)}
+        kwargs: dict[str, Any] = {"shots": shots}
         if self.seed is not None:
             kwargs["seed_simulator"] = int(self.seed)
         result = self.simulator.run(prepared, **kwargs).result()
@@ -164,6 +194,7 @@ def make_executor(spec: str, device: str = "CPU", seed: int | None = None, *, ru
         raise UsageError(f"backend: must be a non-empty string, got {spec!r}")
     if runtime_mode not in ("batch", "session"):
         raise UsageError(f"runtime_mode: must be 'batch' or 'session', got {runtime_mode!r}")
+    seed = check_seed(seed)
     if spec.startswith(("fake:", "ibm:")):
         return _runtime_executor(spec, device=device, seed=seed, mode=runtime_mode)
     if runtime_mode != "batch":

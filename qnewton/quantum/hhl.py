@@ -23,6 +23,11 @@ fidelity F as log2(1 / (1 - F)) / 2 (`choose_clock_qubits`); the resolution 2^-m
 grid then sits well below the smallest eigenvalue 1/kappa. The phase estimation is our own
 (controlled exp(iA't 2^j) then the inverse `QFTGate`), so the clock register is in natural
 little-endian order and no bit reversal is needed before the rotation.
+
+Extreme scales: A and b are divided by powers of two 2^ea and 2^eb that bring their largest
+entries near 1 (exact, and only when they lie outside [2^-64, 2^64]); the circuit is built for
+that system, whose solution is x 2^(ea - eb), and norm_factor carries the factor 2^(eb - ea)
+back. A solution whose scale overflows (or underflows to 0) is refused with one line.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister
 from qiskit.circuit.library import QFTGate, UCRYGate
 
+from qnewton.analysis.scaling import power_of_two_scaled, to_scale
 from qnewton.errors import UsageError
 from qnewton.quantum.block_encoding import pad_to_power_of_two, padded_size, validate_symmetric
 from qnewton.quantum.hamiltonian import controlled_evolution_gate
@@ -50,6 +56,9 @@ def choose_clock_qubits(kappa: float, target_fidelity: float = 0.99, signed: boo
     An empirical rule checked by statevector runs (tests/test_quantum_hhl.py): random kappa <= 10
     systems of size 2..8 reach F >= 0.99 with it (m = 8 for kappa = 10, F = 0.99).
     """
+    for name, value in (("target_fidelity", target_fidelity), ("kappa", kappa)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise UsageError(f"{name}: must be a number, got {value!r}")
     if not (0 < target_fidelity < 1):
         raise UsageError(f"target_fidelity: must be in (0, 1), got {target_fidelity!r}")
     if not (kappa >= 1 and math.isfinite(kappa)):
@@ -76,6 +85,29 @@ def reciprocal_angles(lams: np.ndarray, c: float) -> np.ndarray:
     return out
 
 
+def scaled_system(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(A / 2^ea, b / 2^eb, ea, eb): the validated system with max|A_ij| and max|b_i| brought near 1
+    by exact powers of two when they lie outside [2^-64, 2^64] (else ea = 0 or eb = 0)."""
+    M0 = validate_symmetric(A)
+    v = validate_vector(b, M0.shape[0])
+    Ms, ea = power_of_two_scaled(M0)
+    vs, eb = power_of_two_scaled(v)
+    return Ms, vs, ea, eb
+
+
+def solution_scale(norm_factor: float, shift: int) -> float:
+    """norm_factor 2^shift, refused with a UsageError when it overflows or underflows to 0 (then
+    x = A^-1 b cannot be represented either). A subnormal result is kept: x then lies in the
+    subnormal range and keeps fewer digits, as the input b did."""
+    out = to_scale(norm_factor, shift)
+    if not np.isfinite(out) or out == 0.0:
+        raise UsageError(
+            f"b: the solution x = A^-1 b of this system has scale about 2^{int(np.frexp(norm_factor)[1]) + shift}, "
+            "outside the float64 range; rescale A or b"
+        )
+    return out
+
+
 def build_hhl(
     A: np.ndarray,
     b: np.ndarray,
@@ -86,20 +118,19 @@ def build_hhl(
 ) -> SolverCircuit:
     """Build the HHL circuit for A x = b (see module docstring). Qubits: system 0..n-1,
     clock n..n+m-1, flag n+m."""
-    M0 = validate_symmetric(A)
+    M0, v, ea, eb = scaled_system(A, b)
     N = M0.shape[0]
-    v = validate_vector(b, N)
     M = pad_to_power_of_two(M0)
     size = padded_size(N)
     bp = pad_vector(v, size)
-    if bounds is None:
-        bounds = exact_bounds(M0)
+    bounds = exact_bounds(M0) if bounds is None else bounds.scaled(ea)
     n = int(round(math.log2(size)))
     signed = bounds.signed
     kappa = bounds.kappa
     m = clock_qubits if clock_qubits is not None else choose_clock_qubits(kappa, target_fidelity, signed)
-    if not (isinstance(m, int) and 1 <= m <= MAX_CLOCK_QUBITS):
+    if isinstance(m, bool) or not (isinstance(m, (int, np.integer)) and 1 <= m <= MAX_CLOCK_QUBITS):
         raise UsageError(f"clock_qubits: must be an integer in [1, {MAX_CLOCK_QUBITS}], got {m!r}")
+    m = int(m)
     scale = bounds.lambda_max_abs
     Ap = M / scale
     t = 2 * np.pi * ((0.5 - 2.0**-m) if signed else (1.0 - 2.0**-m))
@@ -128,7 +159,7 @@ def build_hhl(
 
     flags = {n + m: 1}
     flags.update({n + j: 0 for j in range(m)})
-    norm_factor = float(np.linalg.norm(bp) / (c * scale))
+    norm_factor = solution_scale(float(np.linalg.norm(bp) / (c * scale)), eb - ea)
     return SolverCircuit(
         circuit=qc,
         system_qubits=list(range(n)),
@@ -140,7 +171,7 @@ def build_hhl(
             "clock_qubits": m,
             "clock_capped": clock_qubits is None and m == MAX_CLOCK_QUBITS,
             "evolution_time": float(t),
-            "scale": float(scale),
+            "scale": to_scale(float(scale), ea),
             "reciprocal_constant": c,
             "kappa": float(kappa),
             "signed": signed,

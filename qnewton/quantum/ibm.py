@@ -221,8 +221,10 @@ class RuntimeExecutor:
         self.backend = backend
         self.target = backend.target
         self.device = "CPU" if spec.startswith("fake:") else "QPU"
+        from qnewton.quantum.backends import check_seed
+
         self.mode: RuntimeMode = mode
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.optimization_level = optimization_level
         self.progress = progress
         self.poll_seconds = float(poll_seconds)
@@ -252,10 +254,9 @@ class RuntimeExecutor:
 
     def run_counts(self, circuits: list[Any], shots: int) -> list[dict[str, int]]:
         """Submit all circuits as one SamplerV2 job (Batch or Session) and return counts per circuit."""
-        import numpy as np
+        from qnewton.quantum.backends import check_shots
 
-        if not (isinstance(shots, (int, np.integer)) and not isinstance(shots, bool) and shots >= 1):
-            raise UsageError(f"shots: must be a positive integer, got {shots!r}")
+        shots = check_shots(shots)
         circuits = list(circuits)
         for i, c in enumerate(circuits):
             if c.num_clbits == 0:

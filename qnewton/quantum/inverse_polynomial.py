@@ -88,15 +88,23 @@ def _sup_norm(c: np.ndarray, grid: np.ndarray) -> float:
 
 def inverse_polynomial(kappa: float, epsilon: float = 1e-2, max_norm: float = 0.9) -> InversePolynomial:
     """The shortest odd Chebyshev truncation of f_b with relative error <= epsilon on [1/kappa, 1]."""
+    for name, value in (("kappa", kappa), ("epsilon", epsilon), ("max_norm", max_norm)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise UsageError(f"{name}: must be a number, got {value!r}")
     if not (math.isfinite(kappa) and kappa >= 1):
         raise UsageError(f"kappa: must be finite and >= 1, got {kappa!r}")
     if not (0 < epsilon < 1):
         raise UsageError(f"epsilon: must be in (0, 1), got {epsilon!r}")
     if not (0 < max_norm < 1):
         raise UsageError(f"max_norm: must be in (0, 1), got {max_norm!r}")
-    b = max(1, math.ceil(kappa * kappa * math.log(2.0 / epsilon)))
+    kappa, epsilon = float(kappa), float(epsilon)
+    # kappa^2 and kappa / epsilon overflow to inf for kappa ~ 1e200 or a subnormal epsilon: cap
+    # them (any exponent or degree beyond the caps fails the degree search below anyway)
+    b_f = kappa * kappa * math.log(2.0 / epsilon)
+    b = max(1, math.ceil(b_f)) if b_f < 2.0**62 else 2**62
     # coefficients beyond ~ kappa log(kappa/eps) are negligible: sample at a generous degree
-    est = math.ceil(kappa * math.log(kappa / epsilon + 2.0))
+    est_f = kappa * math.log(kappa / epsilon + 2.0)
+    est = math.ceil(est_f) if est_f < 16 * MAX_DEGREE else 16 * MAX_DEGREE
     # (and never beyond 16 MAX_DEGREE: the search below stops at MAX_DEGREE, and an uncapped
     # sample size for kappa ~ 1e9 would ask for terabytes before the degree check fails)
     deg_full = min(2 * b - 1, 16 * est + 63, 16 * MAX_DEGREE + 63)

@@ -101,13 +101,24 @@ def _full_phases(reduced: np.ndarray, d: int) -> np.ndarray:
     return np.concatenate([reduced, reduced[-2::-1]])
 
 
+def _real_coefficients(coeffs: np.ndarray) -> np.ndarray:
+    """coeffs as a non-empty 1-D float64 array of finite numbers, or a one-line UsageError."""
+    try:
+        c = np.asarray(coeffs, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"coeffs: must be real numbers ({str(exc).splitlines()[0]})") from None
+    if c.size == 0 or not np.all(np.isfinite(c)):
+        raise UsageError("coeffs: must be a non-empty list of finite Chebyshev coefficients")
+    return c
+
+
 def solve_phases(coeffs: np.ndarray, *, tol: float = 1e-12, max_iter: int = 50) -> np.ndarray:
     """Symmetric Wx-convention phases with Im <0|U_Phi(x)|0> = sum_k coeffs[k] T_k(x).
 
     coeffs: Chebyshev coefficients of an odd real polynomial (coeffs[even] ~ 0), sup norm < 1.
     Returns phases of length d + 1. Raises UsageError if Newton's method does not converge.
     """
-    c = np.asarray(coeffs, dtype=np.float64)
+    c = _real_coefficients(coeffs)
     d = len(c) - 1
     while d > 0 and c[d] == 0:
         d -= 1
@@ -142,7 +153,7 @@ def solve_phases(coeffs: np.ndarray, *, tol: float = 1e-12, max_iter: int = 50) 
 
 def reflection_phases(coeffs: np.ndarray, **kwargs) -> np.ndarray:
     """Reflection-convention phases Psi with Re <0|V_Psi(x)|0> = sum_k coeffs[k] T_k(x) (odd)."""
-    c = np.asarray(coeffs, dtype=np.float64)
+    c = _real_coefficients(coeffs)
     d = len(c) - 1
     while d > 0 and c[d] == 0:
         d -= 1

@@ -16,6 +16,8 @@ q = 0 give (V_Psi + V_-Psi) / 2 = Re V_Psi. Post-selecting ancilla = 0 and q = 0
 
 and ||x|| = (||b|| M / alpha) sqrt(p). Qubits: system 0..n-1, block-encoding ancilla n, q = n+1.
 Degree, max relative error of x P(x) against 1/x on [1/kappa, 1] and p are reported in `details`.
+A and b at extreme scales are handled as in `hhl.py` (exact power-of-two rescaling; norm_factor
+carries the scale back; alpha in `details` is in the caller's units).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import math
 import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister
 
-from qnewton.quantum.block_encoding import block_encode, padded_size, validate_symmetric
+from qnewton.analysis.scaling import to_scale
+from qnewton.quantum.block_encoding import block_encode, padded_size
+from qnewton.quantum.hhl import scaled_system, solution_scale
 from qnewton.quantum.inverse_polynomial import InversePolynomial, inverse_polynomial
 from qnewton.quantum.qsp_angles import reflection_phases
 from qnewton.quantum.solver_circuit import SolverCircuit
 from qnewton.quantum.spectrum import SpectrumBounds, exact_bounds
-from qnewton.quantum.state_prep import pad_vector, state_preparation, validate_vector
+from qnewton.quantum.state_prep import pad_vector, state_preparation
 
 
 def build_qsvt(
@@ -43,11 +47,9 @@ def build_qsvt(
     polynomial: InversePolynomial | None = None,
 ) -> SolverCircuit:
     """Build the QSVT inversion circuit for A x = b (A real symmetric, possibly indefinite)."""
-    M0 = validate_symmetric(A)
+    M0, v, ea, eb = scaled_system(A, b)
     N = M0.shape[0]
-    v = validate_vector(b, N)
-    if bounds is None:
-        bounds = exact_bounds(M0)
+    bounds = exact_bounds(M0) if bounds is None else bounds.scaled(ea)
     be = block_encode(M0)  # alpha = ||A||_2, padding keeps kappa
     size = padded_size(N)
     bp = pad_vector(v, size)
@@ -82,7 +84,7 @@ def build_qsvt(
         circuit=qc,
         system_qubits=list(range(n)),
         flags={n: 0, n + 1: 0},
-        norm_factor=float(np.linalg.norm(bp) * poly.scale / be.alpha),
+        norm_factor=solution_scale(float(np.linalg.norm(bp) * poly.scale / be.alpha), eb - ea),
         original_size=N,
         method="qsvt",
         details={
@@ -91,7 +93,7 @@ def build_qsvt(
             "polynomial_scale": poly.scale,
             "polynomial_exponent_b": poly.b,
             "epsilon": poly.epsilon,
-            "alpha": be.alpha,
+            "alpha": to_scale(be.alpha, ea),
             "kappa": float(kappa_eff),
             "signed": bounds.signed,
             "padded_size": size,

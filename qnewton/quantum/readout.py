@@ -100,6 +100,12 @@ def estimate_solution(
         raise UsageError(f"global_sign: must be 'spd' or 'residual', got {global_sign!r}")
     if global_sign == "residual" and A is None:
         raise UsageError("A: needed for global_sign='residual'")
+    from qnewton.quantum.backends import check_shots
+
+    shots = check_shots(shots)
+    max_shots = check_shots(max_shots, "max_shots")
+    if isinstance(sign_sigmas, bool) or not isinstance(sign_sigmas, (int, float)) or not 0 < sign_sigmas < math.inf:
+        raise UsageError(f"sign_sigmas: must be a positive number, got {sign_sigmas!r}")
     measured = sc.measured()
     counts = executor.run_counts([measured], shots)[0]
     p, q, good = distribution_from_counts(sc, counts)

@@ -134,20 +134,29 @@ def readout_from_statevector(sc: SolverCircuit, statevector: np.ndarray) -> Read
 
 def fidelity(x: np.ndarray, y: np.ndarray) -> float:
     """|<x|y>|^2 / (||x||^2 ||y||^2): the state fidelity between two solution vectors."""
+    from qnewton.analysis.scaling import unit_vector
+
     x = np.asarray(x, dtype=np.complex128).ravel()
     y = np.asarray(y, dtype=np.complex128).ravel()
     sx, sy = float(np.max(np.abs(x), initial=0.0)), float(np.max(np.abs(y), initial=0.0))
     if sx == 0 or sy == 0 or not (np.isfinite(sx) and np.isfinite(sy)):
         return 0.0
-    x, y = x / sx, y / sy  # scale-free: no overflow or underflow for |x| ~ 1e300 or 1e-300
-    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
-    return float(abs(np.vdot(x, y)) ** 2 / (nx * nx * ny * ny))
+    # unit vectors formed after an exact power-of-two rescaling: no overflow or underflow for
+    # |x| ~ 1e300 or subnormal entries (dividing by a subnormal max would overflow)
+    return float(min(abs(np.vdot(unit_vector(x), unit_vector(y))) ** 2, 1.0))
 
 
 def relative_error(x: np.ndarray, reference: np.ndarray) -> float:
-    """||x - reference|| / ||reference||, computed after dividing both by max|reference| (no overflow)."""
+    """||x - reference|| / ||reference||, computed after dividing both by a power of two near
+    max|reference| (no overflow or underflow)."""
+    from qnewton.analysis.scaling import binary_exponent
+
     r = np.asarray(reference, dtype=np.float64).ravel()
     s = float(np.max(np.abs(r), initial=0.0))
     if s == 0 or not np.isfinite(s):
         return float("nan")
-    return float(np.linalg.norm(np.asarray(x, dtype=np.float64).ravel() / s - r / s) / np.linalg.norm(r / s))
+    e = binary_exponent(s)  # divide by 2^e (exact) rather than by s
+    xs = np.ldexp(np.asarray(x, dtype=np.float64).ravel(), -e)
+    rs = np.ldexp(r, -e)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(xs - rs) / np.linalg.norm(rs))

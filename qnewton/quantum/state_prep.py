@@ -1,10 +1,16 @@
-"""State preparation |b> = b / ||b|| for a real vector (padded with zeros to a power of two)."""
+"""State preparation |b> = b / ||b|| for a real vector (padded with zeros to a power of two).
+
+The norm is taken after b is divided by a power of two that brings max|b_i| near 1 (exact), so
+a vector with entries near 1e300 or 1e-310 gives the same state as its rescaled copy instead of
+an overflowing (inf) or vanishing (0) norm.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from qiskit.circuit.library import StatePreparation
 
+from qnewton.analysis.scaling import unit_vector
 from qnewton.errors import UsageError
 
 
@@ -33,6 +39,8 @@ def pad_vector(b: np.ndarray, size: int) -> np.ndarray:
 
 
 def state_preparation(b: np.ndarray) -> StatePreparation:
-    """A gate mapping |0...0> to b / ||b|| (len(b) a power of two)."""
+    """A gate mapping |0...0> to b / ||b|| (len(b) a power of two; b finite and nonzero)."""
     v = np.asarray(b, dtype=np.float64)
-    return StatePreparation(v / np.linalg.norm(v), label="prep(b)")
+    if not np.all(np.isfinite(v)) or not np.any(v):
+        raise UsageError("b: must be a finite nonzero vector to be prepared as a state")
+    return StatePreparation(unit_vector(v), label="prep(b)")

@@ -29,6 +29,9 @@ from qnewton.quantum.state_prep import state_preparation
 
 OverlapTest = Literal["swap", "bell"]
 
+#: Largest count `shots_for_precision` returns (a tiny std or p would give an astronomic number).
+SHOTS_SATURATION = 2**62
+
 
 @dataclass(frozen=True)
 class OverlapEstimate:
@@ -46,13 +49,24 @@ def shots_for_precision(std: float, overlap: float = 0.0, success_probability: f
     """Shots S so that the overlap estimate has standard deviation <= std: S = (1 - o^2) / (std^2 p).
 
     overlap: a guess of |<a|b>|^2 (0 is the worst case); success_probability: post-selection rate p.
+    The result saturates at SHOTS_SATURATION = 2^62 (callers cap it far lower, at their own
+    maximum number of shots).
     """
+    for name, value in (("std", std), ("success_probability", success_probability), ("overlap", overlap)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+            raise UsageError(f"{name}: must be a finite number, got {value!r}")
     if not (0 < std < 1):
         raise UsageError(f"std: must be in (0, 1), got {std!r}")
     if not (0 < success_probability <= 1):
         raise UsageError(f"success_probability: must be in (0, 1], got {success_probability!r}")
     o = min(max(float(overlap), 0.0), 1.0)
-    return max(1, math.ceil(max(1.0 - o * o, 1e-12) / (std * std * success_probability)))
+    # std * std * p underflows to 0 for std ~ 1e-200, and the quotient can exceed every integer a
+    # shot count could be: such requests saturate at SHOTS_SATURATION
+    denom = float(std) * float(std) * float(success_probability)
+    need = max(1.0 - o * o, 1e-12) / denom if denom > 0 else math.inf
+    if not need < SHOTS_SATURATION:
+        return SHOTS_SATURATION
+    return max(1, math.ceil(need))
 
 
 def _prep_circuit(state: np.ndarray | QuantumCircuit) -> QuantumCircuit:
@@ -71,9 +85,16 @@ def state_preparation_complex(v: np.ndarray) -> Any:
     """StatePreparation gate for v / ||v|| (real vectors through `state_preparation`)."""
     from qiskit.circuit.library import StatePreparation
 
-    if np.allclose(v.imag, 0):
+    from qnewton.analysis.scaling import unit_vector
+
+    if not (np.all(np.isfinite(v)) and np.any(v)):
+        raise UsageError("state: must be a finite nonzero vector")
+    if not np.any(v.imag):
         return state_preparation(v.real)
-    return StatePreparation(v / np.linalg.norm(v), label="prep")
+    u = unit_vector(v)
+    if np.allclose(u.imag, 0):
+        return state_preparation(u.real)
+    return StatePreparation(u, label="prep")
 
 
 def overlap_circuit(
@@ -160,7 +181,13 @@ def estimate_overlap(counts: dict[str, int], circuit: QuantumCircuit) -> Overlap
 
 
 def exact_overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """|<a|b>|^2 of the normalized vectors (the statevector reference)."""
+    """|<a|b>|^2 of the normalized vectors (the statevector reference; any scale, nonzero vectors)."""
+    from qnewton.analysis.scaling import unit_vector
+
     a = np.asarray(a, dtype=np.complex128).ravel()
     b = np.asarray(b, dtype=np.complex128).ravel()
-    return float(abs(np.vdot(a, b)) ** 2 / (np.vdot(a, a).real * np.vdot(b, b).real))
+    if a.shape != b.shape:
+        raise UsageError(f"b: has length {b.size}, the other state has {a.size}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and np.any(a) and np.any(b)):
+        raise UsageError("a, b: must be finite nonzero vectors")
+    return float(abs(np.vdot(unit_vector(a), unit_vector(b))) ** 2)

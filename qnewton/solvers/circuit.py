@@ -16,6 +16,13 @@
    `estimated_device_seconds_one_circuit_modeled` is one solver circuit x `shots`, the closest
    thing to the paper's free readout.
 
+Extreme scales: A and b are divided by powers of two 2^ea, 2^eb that bring their largest entries
+near 1 (exact; only outside [2^-64, 2^64]), the circuit is built and read for that system, and
+x is multiplied back by 2^(eb - ea) (`info["rescaled_log2"]`). A solution that would overflow
+float64 (or vanish to 0) is refused with one line before any circuit is built. Options that
+reach the simulator are checked when the solver is made: shots in [1, 10^8], seed in
+[0, 2^63 - 1], precision, target fidelity and epsilon in (0, 1).
+
 `info` holds method, qubits, shots, post-selection rate, fidelity and relative error against the
 classical (numpy) solution, ECR count, depth, modeled device seconds, and MEASURED build / transpile /
 simulate seconds. `modeled_quantum_seconds` is the scheduler's modeled cost when a decision is passed
@@ -31,8 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from qnewton.analysis.scaling import binary_exponent, max_abs, power_of_two_scaled
 from qnewton.errors import UsageError
-from qnewton.quantum.backends import make_executor
+from qnewton.quantum.backends import check_seed, check_shots, make_executor
 from qnewton.quantum.block_encoding import padded_size, validate_symmetric
 from qnewton.quantum.hhl import build_hhl
 from qnewton.quantum.qsvt import build_qsvt
@@ -66,11 +74,11 @@ def check_memory(num_qubits: int, backend: str) -> None:
     """
     if backend.startswith("ibm:"):
         return
-    need = 16 * 2.0**num_qubits
+    need = 16 * 2.0 ** int(num_qubits) if num_qubits < 1000 else float("inf")  # 2.0 ** 1024 raises
     have = MEMORY_FRACTION * available_memory_bytes()
     if need > have:
         raise UsageError(
-            f"A: the circuit needs {num_qubits} qubits ({need / 2**30:.1f} GiB statevector), "
+            f"A: the circuit needs {num_qubits} qubits ({need / 2**30:.3g} GiB statevector), "
             f"more than backend '{backend}' can hold here ({have / 2**30:.1f} GiB)"
         )
 
@@ -108,6 +116,25 @@ def build_circuit(method: CircuitMethod, A: np.ndarray, b: np.ndarray, **kwargs:
     raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
 
 
+def _check_open_unit(name: str, value: object) -> None:
+    """A real number strictly between 0 and 1, or a one-line UsageError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (0 < value < 1):
+        raise UsageError(f"{name}: must be a number in (0, 1), got {value!r}")
+
+
+def _solution_out_of_range(x_scaled: np.ndarray, shift: int) -> str | None:
+    """Why x = x_scaled 2^shift cannot be returned (overflow, or every entry 0), else None."""
+    top = max_abs(x_scaled)
+    if not np.isfinite(top):
+        return "the rescaled system has no finite solution"
+    e = binary_exponent(top) + shift
+    if e > 1024:
+        return f"the solution x = A^-1 b has max|x_i| about 2^{e}, above the float64 range"
+    if e < -1074:
+        return f"the solution x = A^-1 b has max|x_i| about 2^{e}, below the float64 range"
+    return None
+
+
 class CircuitSolver:
     """LinearSolver running HHL or QSVT circuits on a simulator backend (blocks up to max_size)."""
 
@@ -133,25 +160,23 @@ class CircuitSolver:
     ) -> None:
         if method not in METHODS:
             raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
-        if isinstance(max_size, bool) or not (isinstance(max_size, int) and max_size >= 1):
+        if isinstance(max_size, bool) or not (isinstance(max_size, (int, np.integer)) and max_size >= 1):
             raise UsageError(f"max_size: must be a positive integer, got {max_size!r}")
-        if isinstance(shots, bool) or not (isinstance(shots, (int, np.integer)) and shots >= 1):
-            raise UsageError(f"shots: must be a positive integer, got {shots!r}")
+        shots = check_shots(shots)
+        seed = check_seed(seed)
         if readout not in ("auto", "exact", "counts"):
             raise UsageError(f"readout: must be 'auto', 'exact' or 'counts', got {readout!r}")
         if overlap_test not in ("swap", "bell"):
             raise UsageError(f"overlap_test: must be 'swap' or 'bell', got {overlap_test!r}")
-        if not (0 < target_fidelity < 1):
-            raise UsageError(f"target_fidelity: must be in (0, 1), got {target_fidelity!r}")
-        if not (0 < epsilon < 1):
-            raise UsageError(f"epsilon: must be in (0, 1), got {epsilon!r}")
-        if precision is not None and not (0 < precision < 1):
-            raise UsageError(f"precision: must be in (0, 1), got {precision!r}")
+        _check_open_unit("target_fidelity", target_fidelity)
+        _check_open_unit("epsilon", epsilon)
+        if precision is not None:
+            _check_open_unit("precision", precision)
         self.precision = precision
         self.method: CircuitMethod = method
         self.backend = backend
         self.shots = int(shots)
-        self.max_size = max_size
+        self.max_size = int(max_size)
         self.seed = seed
         self.target_fidelity = float(target_fidelity)
         self.epsilon = float(epsilon)
@@ -193,20 +218,27 @@ class CircuitSolver:
         t_start = time.perf_counter()
         M = self._validated_matrix(A)
         n = M.shape[0]
-        bv = np.asarray(b, dtype=np.float64).reshape(-1)
-        if bv.shape[0] == n and np.all(bv == 0):
+        raw = np.asarray(b)
+        if raw.dtype.kind in "biuf" and raw.size == n and not np.any(raw):
             return SolveResult(
                 x=np.zeros(n), method=self.name, kind="quantum",
                 measured_seconds=time.perf_counter() - t_start,
                 info={"method": self.method, "note": "b = 0: x = 0 without running a circuit"},
             )
-        v = validate_vector(bv, n)
-        bounds = exact_bounds(M)
+        v = validate_vector(b, n)
+        # the circuits see A / 2^ea and b / 2^eb; their solution is x 2^(ea - eb)
+        Ms, ea = power_of_two_scaled(M)
+        vs, eb = power_of_two_scaled(v)
+        bounds = exact_bounds(Ms)
+        x_classical_s = np.linalg.solve(Ms, vs)
+        problem = _solution_out_of_range(x_classical_s, eb - ea)
+        if problem:
+            raise UsageError(f"b: {problem}; divide A or b by a power of two")
         est_q = estimate_qubits(self.method, n, bounds.kappa, bounds.signed, self.target_fidelity)
         check_memory(est_q if self.readout == "exact" else 2 * est_q + 1, self.backend)
         check_dense_operators(self.method, n, est_q)
         t0 = time.perf_counter()
-        sc = build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon, bounds=bounds)
+        sc = build_circuit(self.method, Ms, vs, target_fidelity=self.target_fidelity, epsilon=self.epsilon, bounds=bounds)
         build_s = time.perf_counter() - t0
         sim_qubits = sc.num_qubits if self.readout == "exact" else 2 * sc.num_qubits + 1
         check_memory(sim_qubits, self.backend)
@@ -217,13 +249,16 @@ class CircuitSolver:
             x, p, shots_used, circuits, sign_rule = r.x, r.success_probability, 0, 1, "exact amplitudes"
         else:
             est = estimate_solution(
-                sc, self.executor, self.shots, b=v, A=M, test=self.overlap_test,
+                sc, self.executor, self.shots, b=vs, A=Ms, test=self.overlap_test,
                 global_sign="residual" if bounds.signed else "spd", precision=self.precision,
             )
             x, p, shots_used, circuits, sign_rule = est.x, est.success_probability, est.total_shots, est.circuits, est.global_sign_rule
         sim_s = time.perf_counter() - t0
 
-        x_classical = np.linalg.solve(M, v)
+        x_scaled = np.asarray(x, dtype=np.float64)
+        if eb - ea:
+            with np.errstate(over="ignore", under="ignore"):
+                x = np.ldexp(x_scaled, eb - ea)
         info: dict[str, Any] = {
             "method": self.method,
             "backend": self.backend,
@@ -234,14 +269,16 @@ class CircuitSolver:
             "shots": int(shots_used),
             "circuits_run": int(circuits),
             "post_selection_rate": float(p),
-            "fidelity_vs_classical": fidelity(x, x_classical),
-            "relative_error_vs_classical": relative_error(x, x_classical),
+            "fidelity_vs_classical": fidelity(x_scaled, x_classical_s),
+            "relative_error_vs_classical": relative_error(x_scaled, x_classical_s),
             "sign_rule": sign_rule,
             "kappa": float(bounds.kappa),
             "details": {k: (v_ if not isinstance(v_, np.generic) else v_.item()) for k, v_ in sc.details.items()},
             "build_seconds_measured": build_s,
             "simulate_seconds_measured": sim_s,
         }
+        if ea or eb:
+            info["rescaled_log2"] = {"A": int(ea), "b": int(eb)}
         fb = getattr(self.executor, "fallback_reason", None)
         if fb:
             info["device_fallback"] = fb

@@ -4,10 +4,17 @@ Q-Newton Sec. II-C and IV-C: the classical side inverts the Hessian by LU decomp
 Theta(N^3). For the symmetric positive definite systems of a regularized Newton step Cholesky
 is the same factorization at half the cost; it fails on indefinite input, and then LU runs.
 A singular matrix (LU reports an exactly zero pivot) falls back to least squares.
+
+A and b are first multiplied by powers of two that bring their largest entries near 1 (exact;
+only when they lie outside [2^-1000, 2^1000]), the scaled system is solved, and x is multiplied back:
+a system at scale 1e-300 or 1e300 is solved as accurately as one at scale 1. A solution whose
+entries exceed the float64 range comes back with inf entries and `info["overflow"]` saying so
+(the trainer's safeguard then replaces the direction).
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from typing import Any
@@ -15,8 +22,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.errors import UsageError
-from qnewton.solvers.base import SolveResult
+from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
 
 class ClassicalSolver:
@@ -24,7 +32,8 @@ class ClassicalSolver:
 
     solve(A, b): A square float64 (symmetric expected, not required), b a vector or a matrix of
     right-hand sides. SolveResult.info holds "factorization" ("cholesky", "lu", "lstsq"),
-    "fallback_reason" (if any) and "relative_residual" ||A x - b|| / ||b||.
+    "fallback_reason" (if any), "relative_residual" ||A x - b|| / ||b|| and, for a solution
+    outside the normal float64 range, "overflow" or "underflow".
     """
 
     name = "classical"
@@ -35,14 +44,16 @@ class ClassicalSolver:
 
     def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
         """x = A^-1 b by Cholesky, else LU, else least squares; MEASURED seconds of the factorization and solve."""
-        A = np.asarray(A, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64)
+        A = as_real_array(A, "A")
+        b = as_real_array(b, "b")
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise UsageError(f"A: must be a non-empty square matrix, got shape {A.shape}")
         if b.ndim not in (1, 2) or b.shape[0] != A.shape[0]:
             raise UsageError(f"b: must have {A.shape[0]} rows, got shape {b.shape}")
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
             raise UsageError("A, b: must be finite")
+        A, ea = power_of_two_scaled(A, window=SOLVE_WINDOW)
+        b, eb = power_of_two_scaled(b, window=SOLVE_WINDOW)
         start = time.perf_counter()
         info: dict[str, Any] = {}
         x = None
@@ -69,9 +80,12 @@ class ClassicalSolver:
             x, *_ = np.linalg.lstsq(A, b, rcond=None)
             info["factorization"] = "lstsq"
         elapsed = time.perf_counter() - start
-        bn = float(np.linalg.norm(b))
-        info["relative_residual"] = float(np.linalg.norm(A @ x - b) / bn) if bn > 0 else float(np.linalg.norm(A @ x))
+        bn = stable_norm(b)
+        with np.errstate(over="ignore", invalid="ignore"):  # A x may overflow for a huge x
+            residual = stable_norm(A @ x - b) if np.all(np.isfinite(x)) else math.inf
+        info["relative_residual"] = residual / bn if bn > 0 else residual
         info["n"] = int(A.shape[0])
+        x = rescale_solution(x, eb - ea, info)
         return SolveResult(
             x=x,
             method=info["factorization"],

@@ -12,6 +12,10 @@ A QLSA returns the normalized state |x> = x / ||x|| of A x = b within trace dist
    distance sin(theta) <= 2 sin(theta / 2) <= eps_q as well);
 3. returns x' = ||x|| u'.
 
+A and b are validated (finite, real, matching sizes) and solved at unit scale: both are first
+multiplied by powers of two (exact) when their entries lie outside [2^-1000, 2^1000], and x' is
+multiplied back, so the norm ||x|| and the perturbation never over- or underflow on the way.
+
 Its MEASURED time is the wall clock of this emulation; its MODELED quantum time is the
 scheduler's R_q, Decision.quantum_seconds (which already includes the modeled readout seconds;
 Decision.readout_seconds is the readout part of it), when a decision is passed, else 0 (with
@@ -28,8 +32,9 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.errors import UsageError
-from qnewton.solvers.base import SolveResult
+from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
 
 class EmulatedQLSASolver:
@@ -51,10 +56,14 @@ class EmulatedQLSASolver:
     def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
         """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`."""
         start = time.perf_counter()
-        A = np.asarray(A, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64).reshape(-1)
-        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] != b.shape[0]:
-            raise UsageError(f"A: expected a square matrix matching b, got {A.shape} and {b.shape}")
+        A = as_real_array(A, "A")
+        b = as_real_array(b, "b").reshape(-1)
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] != b.shape[0] or A.shape[0] == 0:
+            raise UsageError(f"A: expected a non-empty square matrix matching b, got {A.shape} and {b.shape}")
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+            raise UsageError("A, b: must be finite")
+        A, ea = power_of_two_scaled(A, window=SOLVE_WINDOW)
+        b, eb = power_of_two_scaled(b, window=SOLVE_WINDOW)
         info: dict[str, Any] = {"epsilon_q": self.epsilon_q}
         try:
             factor = scipy.linalg.cho_factor(A, lower=True, check_finite=True)
@@ -67,7 +76,7 @@ class EmulatedQLSASolver:
             except (np.linalg.LinAlgError, ValueError) as exc:
                 x = np.full_like(b, np.nan)
                 info["exact_method"] = f"failed: {exc}"
-        norm = float(np.linalg.norm(x))
+        norm = stable_norm(x)
         if math.isfinite(norm) and norm > 0 and self.epsilon_q > 0 and x.size > 1:
             u = x / norm
             v = self.rng.standard_normal(x.size)
@@ -81,6 +90,8 @@ class EmulatedQLSASolver:
                 x = norm * u2
         else:
             info["state_error"] = 0.0
+        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
+            x = rescale_solution(x, eb - ea, info)
         modeled = 0.0
         if decision is not None:
             modeled = float(getattr(decision, "quantum_seconds", 0.0))  # solve + readout, both modeled
