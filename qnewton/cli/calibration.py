@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from qnewton.errors import UsageError
@@ -52,36 +54,73 @@ def register(subparsers: Any) -> None:
     p_exp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p_exp.set_defaults(func=cmd_export)
 
-    parser.set_defaults(func=lambda args: _missing_action(parser))
+    parser.set_defaults(func=lambda args: missing_subcommand(parser, "ACTION", ("list", "show", "export")))
 
 
-def _missing_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
+def missing_subcommand(parser: argparse.ArgumentParser, metavar: str, choices: tuple[str, ...]) -> int:
+    """A command group called without its subcommand (`qnewton calibration`, `qnewton circuit`,
+    `qnewton calibrate`): the group's usage on stderr, with the subcommands it takes, and exit code
+    2, like any other usage mistake (stdout stays empty for pipes)."""
+    usage = parser.format_usage().rstrip("\n")
+    print(f"{usage}  ({metavar}: one of {', '.join(choices)})", file=sys.stderr)
     return 2
 
 
+def check_profile_output(path: str | os.PathLike[str], *, force: bool, field: str = "--out") -> Path:
+    """The output rule (`qnewton.files.check_output`) for a profile file, checked before the work
+    WITHOUT creating anything: when its folder does not exist yet, the nearest existing ancestor
+    must be a writable directory, and the folders are made only when the profile is written (so a
+    failed export or an interrupted calibration leaves no empty folder behind)."""
+    from qnewton.files import check_output
+
+    out = Path(path).expanduser()
+    parent = out.parent
+    ancestor = parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{field}: cannot create directory {parent} ({ancestor} is not a directory)")
+    if ancestor == parent:
+        return check_output(out, force=force, field=field)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{field}: cannot create directory {parent} (permission denied in {ancestor})")
+    return out
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print one line per profile on the search path (invalid ones marked INVALID with the reason)."""
+    """Print one line per valid profile on the search path. A file that cannot be read or is not a
+    valid profile gets one warning line on stderr naming it, and the list goes on."""
     from qnewton.costs.calibration import list_profiles, load_profile
 
     rows = []
+    skipped = 0
     for name, path in list_profiles():
         try:
             p = load_profile(path)
-            if p.kind == "hypothetical":
-                detail = f"gate time {p.gate_time:.3g} s"
-            else:
-                detail = f"{p.num_qubits} qubits, snapshot {p.snapshot_date[:10] if p.snapshot_date else '?'}"
-            rows.append((name, p.kind, detail, p.label))
         except UsageError as exc:
-            rows.append((name, "INVALID", str(exc), ""))
+            skipped += 1
+            print(f"qnewton calibration: warning: skipped {path}: {_without_prefix(str(exc), path)}", file=sys.stderr)
+            continue
+        if p.kind == "hypothetical":
+            detail = f"gate time {p.gate_time:.3g} s"
+        else:
+            detail = f"{p.num_qubits} qubits, snapshot {p.snapshot_date[:10] if p.snapshot_date else '?'}"
+        rows.append((name, p.kind, detail, p.label))
     if not rows:
-        print("no calibration profiles found")
+        print("no valid calibration profiles found" if skipped else "no calibration profiles found")
         return 0
     w = max(len(r[0]) for r in rows)
     for name, kind, detail, label in rows:
         print(f"{name:<{w}}  {kind:<12}  {detail:<32}  {label}")
     return 0
+
+
+def _without_prefix(message: str, path: Any) -> str:
+    """The reason of a profile error without the file name the warning line already gives."""
+    for prefix in (f"{path}: ", f"calibration {path}: ", f"calibration: {path}: ", "calibration: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -153,9 +192,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from qnewton.costs.calibration import dumps_profile, validate_profile, write_profile
     from qnewton.quantum.ibm import export_profile
 
+    if args.out is not None:  # checked before the backend is contacted, not after
+        if not args.out.strip():
+            raise UsageError("--out: empty path")
+        check_profile_output(args.out, force=args.force, field="--out")
     data = export_profile(args.backend, name=args.name)
     if args.out:
-        out = write_profile(data, args.out, overwrite=args.force)
+        out = write_profile(data, args.out, overwrite=args.force, field="--out")
         print(f"wrote {out} ({data['name']}, {data['num_qubits']} qubits, snapshot {data['snapshot_date']})", file=sys.stderr)
     else:
         validate_profile(data, origin=f"export of {args.backend}")
