@@ -117,9 +117,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _without_prefix(message: str, path: Any) -> str:
     """The reason of a profile error without the file name the warning line already gives."""
-    for prefix in (f"{path}: ", f"calibration {path}: ", f"calibration: {path}: ", "calibration: "):
-        if message.startswith(prefix):
-            return message[len(prefix):]
+    text = message
+    for lead in ("calibration: ", "calibration "):
+        if text.startswith(lead):
+            text = text[len(lead):]
+            break
+    for sep in (": ", " "):
+        if text.startswith(f"{path}{sep}"):
+            return text[len(str(path)) + len(sep):]
     return message
 
 

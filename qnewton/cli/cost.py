@@ -357,7 +357,14 @@ def run_kappa(args: argparse.Namespace) -> int:
             raise UsageError("--form: only applies to --method bound")
         options["form"] = args.form
     t0 = time.perf_counter()
-    est = estimate_kappa(A, args.method, **options)
+    try:
+        est = estimate_kappa(A, args.method, **options)
+    except MemoryError:
+        raise UsageError(f"FILE: {args.file}: not enough memory to estimate kappa of an N = {A.shape[0]} matrix") from None
+    except ValueError as exc:
+        if "too big" not in str(exc) and "maximum" not in str(exc).lower():
+            raise
+        raise UsageError(f"FILE: {args.file}: an N = {A.shape[0]} matrix is too large for --method {args.method} (no dense copy fits in memory)") from None
     seconds = time.perf_counter() - t0
     if args.json:
         out = est.to_dict()
