@@ -209,6 +209,10 @@ CASES = [
      ["cost", "--sweep", "n=10:1e30:5", "--kappa", "20", "--sparsity", "2", "--plot", "none"], "[1, 2^53", 2),
     ("cost-sweep-sparsity-below-1", lambda d: None,
      ["cost", "--sweep", "sparsity=0.1:10:5", "--kappa", "20", "--n", "20", "--plot", "none"], "[1, 2^53", 2),
+    ("calibration-show-n-overflow", lambda d: None, ["calibration", "show", "ibm_sherbrooke", "--n", "9" * 400],
+     "--n: must lie in [1, 2^53", 2),
+    ("calibration-show-kappa-infinite", lambda d: None, ["calibration", "show", "ibm_sherbrooke", "--n", "8", "--kappa", "1e400"],
+     "--kappa: must be a finite number", 2),
     ("calibrate-sizes-empty", lambda d: None, ["calibrate", "classical", "--sizes", ""], "--sizes: empty", 2),
     ("calibrate-sizes-one-distinct", lambda d: None, ["calibrate", "classical", "--sizes", "64,64"], "two different sizes", 2),
     # --- command groups without their subcommand: usage on stderr, exit 2

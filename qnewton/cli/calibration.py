@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -132,10 +133,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Summarize a profile; with --n the MODELED per-query time, with --kappa one run's fidelity."""
     from qnewton.costs.calibration import load_profile, query_time_model
 
-    if args.n is not None and (args.n < 1 or args.sparsity < 1):
-        raise UsageError("--n and --sparsity: must be positive integers")
+    from qnewton.cli.cost import MAX_N, _count_text
+
+    for name in ("n", "sparsity"):
+        value = getattr(args, name)
+        if value is not None and not 1 <= value <= MAX_N:
+            raise UsageError(f"--{name}: must lie in [1, 2^53 = {MAX_N}], got {_count_text(value)}")
     if args.kappa is not None and args.n is None:
         raise UsageError("--kappa: needs --n (the matrix size whose query time is priced)")
+    if args.kappa is not None and not math.isfinite(args.kappa):
+        raise UsageError(f"--kappa: must be a finite number, got {args.kappa}")
     if args.kappa is not None:
         from qnewton.costs.quantum import expected_queries
 
