@@ -45,7 +45,7 @@ def _check_count(name: str, value: int | None) -> None:
         raise UsageError(f"--{name}: must lie in [1, 2^53 = {MAX_N}], got {_count_text(value)}")
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- option handling
 
 
 def _fmt(x: float) -> str:
@@ -60,7 +60,7 @@ def _query_time(args: argparse.Namespace) -> Any:
     from qnewton.costs.query_time import GateTimeModel
 
     if args.calibration:
-        from qnewton.costs.calibration import query_time_model  # helper C's module, imported lazily
+        from qnewton.costs.calibration import query_time_model  # imported lazily: loads Qiskit only for profiles
 
         return query_time_model(args.calibration)
     return GateTimeModel(1e-18 if args.gate_time is None else args.gate_time)
