@@ -60,7 +60,7 @@ def test_bad_inputs_one_line_exit_2(system, capsys):
         "NaN": _bad(d, "i.npy", np.array([[1.0, np.inf], [np.inf, 1.0]])),
         "singular": _bad(d, "s.npy", np.ones((2, 2))),
         "max-size": _bad(d, "big.npy", np.eye(32)),
-        "not found": str(d / "missing.npy"),
+        "no such file": str(d / "missing.npy"),
     }
     for reason, afile in cases.items():
         rc = main(["circuit", "solve", afile, bfile])
@@ -130,7 +130,7 @@ def test_export_writes_atomically_with_normal_permissions(system, capsys, tmp_pa
     d, A, b = system
     out = tmp_path / "be.qasm"
     out.write_text("old")
-    assert main(["circuit", "export", str(d / "A.npy"), str(d / "b.npy"), "--method", "block-encoding", "--qasm3", str(out)]) == 0
+    assert main(["circuit", "export", str(d / "A.npy"), str(d / "b.npy"), "--method", "block-encoding", "--qasm3", str(out), "--force"]) == 0
     assert out.read_text().startswith("OPENQASM 3")
     umask = os.umask(0)
     os.umask(umask)

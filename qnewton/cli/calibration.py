@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from qnewton.errors import UsageError
@@ -52,31 +55,60 @@ def register(subparsers: Any) -> None:
     p_exp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p_exp.set_defaults(func=cmd_export)
 
-    parser.set_defaults(func=lambda args: _missing_action(parser))
+    parser.set_defaults(func=lambda args: missing_subcommand(parser, "ACTION", ("list", "show", "export")))
 
 
-def _missing_action(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
+def missing_subcommand(parser: argparse.ArgumentParser, metavar: str, choices: tuple[str, ...]) -> int:
+    """A command group called without its subcommand (`qnewton calibration`, `qnewton circuit`,
+    `qnewton calibrate`): the group's usage on stderr, with the subcommands it takes, and exit code
+    2, like any other usage mistake (stdout stays empty for pipes)."""
+    usage = parser.format_usage().rstrip("\n")
+    print(f"{usage}  ({metavar}: one of {', '.join(choices)})", file=sys.stderr)
     return 2
 
 
+def check_profile_output(path: str | os.PathLike[str], *, force: bool, field: str = "--out") -> Path:
+    """The output rule (`qnewton.files.check_output`) for a profile file, checked before the work
+    WITHOUT creating anything: when its folder does not exist yet, the nearest existing ancestor
+    must be a writable directory, and the folders are made only when the profile is written (so a
+    failed export or an interrupted calibration leaves no empty folder behind)."""
+    from qnewton.files import check_output
+
+    out = Path(path).expanduser()
+    parent = out.parent
+    ancestor = parent
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{field}: cannot create directory {parent} ({ancestor} is not a directory)")
+    if ancestor == parent:
+        return check_output(out, force=force, field=field)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{field}: cannot create directory {parent} (permission denied in {ancestor})")
+    return out
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print one line per profile on the search path (invalid ones marked INVALID with the reason)."""
+    """Print one line per valid profile on the search path. A file that cannot be read or is not a
+    valid profile gets one warning line on stderr naming it, and the list goes on."""
     from qnewton.costs.calibration import list_profiles, load_profile
 
     rows = []
+    skipped = 0
     for name, path in list_profiles():
         try:
             p = load_profile(path)
-            if p.kind == "hypothetical":
-                detail = f"gate time {p.gate_time:.3g} s"
-            else:
-                detail = f"{p.num_qubits} qubits, snapshot {p.snapshot_date[:10] if p.snapshot_date else '?'}"
-            rows.append((name, p.kind, detail, p.label))
         except UsageError as exc:
-            rows.append((name, "INVALID", str(exc), ""))
+            skipped += 1
+            print(f"qnewton calibration: warning: skipped {path}: {_without_prefix(str(exc), path)}", file=sys.stderr)
+            continue
+        if p.kind == "hypothetical":
+            detail = f"gate time {p.gate_time:.3g} s"
+        else:
+            detail = f"{p.num_qubits} qubits, snapshot {p.snapshot_date[:10] if p.snapshot_date else '?'}"
+        rows.append((name, p.kind, detail, p.label))
     if not rows:
-        print("no calibration profiles found")
+        print("no valid calibration profiles found" if skipped else "no calibration profiles found")
         return 0
     w = max(len(r[0]) for r in rows)
     for name, kind, detail, label in rows:
@@ -84,14 +116,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_prefix(message: str, path: Any) -> str:
+    """The reason of a profile error without the file name the warning line already gives."""
+    text = message
+    for lead in ("calibration: ", "calibration "):
+        if text.startswith(lead):
+            text = text[len(lead):]
+            break
+    for sep in (": ", " "):
+        if text.startswith(f"{path}{sep}"):
+            return text[len(str(path)) + len(sep):]
+    return message
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """Summarize a profile; with --n the MODELED per-query time, with --kappa one run's fidelity."""
     from qnewton.costs.calibration import load_profile, query_time_model
 
-    if args.n is not None and (args.n < 1 or args.sparsity < 1):
-        raise UsageError("--n and --sparsity: must be positive integers")
+    from qnewton.cli.cost import MAX_N, _count_text
+
+    for name in ("n", "sparsity"):
+        value = getattr(args, name)
+        if value is not None and not 1 <= value <= MAX_N:
+            raise UsageError(f"--{name}: must lie in [1, 2^53 = {MAX_N}], got {_count_text(value)}")
     if args.kappa is not None and args.n is None:
         raise UsageError("--kappa: needs --n (the matrix size whose query time is priced)")
+    if args.kappa is not None and not math.isfinite(args.kappa):
+        raise UsageError(f"--kappa: must be a finite number, got {args.kappa}")
     if args.kappa is not None:
         from qnewton.costs.quantum import expected_queries
 
@@ -153,9 +204,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from qnewton.costs.calibration import dumps_profile, validate_profile, write_profile
     from qnewton.quantum.ibm import export_profile
 
+    if args.out is not None:  # checked before the backend is contacted, not after
+        if not args.out.strip():
+            raise UsageError("--out: empty path")
+        check_profile_output(args.out, force=args.force, field="--out")
     data = export_profile(args.backend, name=args.name)
     if args.out:
-        out = write_profile(data, args.out, overwrite=args.force)
+        out = write_profile(data, args.out, overwrite=args.force, field="--out")
         print(f"wrote {out} ({data['name']}, {data['num_qubits']} qubits, snapshot {data['snapshot_date']})", file=sys.stderr)
     else:
         validate_profile(data, origin=f"export of {args.backend}")

@@ -7,8 +7,11 @@
     qnewton circuit export A.npy b.npy --method hhl|qsvt|block-encoding --qasm3 OUT
     qnewton circuit export --reference DIR      (regenerate circuits/: .qasm files + manifest.json)
 
-A.npy / b.npy are numpy files (np.save); A may also be .txt/.csv (np.loadtxt). Bad input (missing
-file, not square, not symmetric, not finite, singular, too large) prints one line and exits 2.
+A and b are .npy files (np.save), .npz archives (the only array, or the one named A / b; A may be
+a scipy.sparse .npz), Matrix Market .mtx (A) or text (.txt whitespace- / .csv comma-separated),
+read through `qnewton.matrixio`. Bad input (missing file, a directory, a pickle, a header declaring
+more than the size limits, not square, not symmetric, not finite, singular, too large) prints one
+line and exits 2. `export --qasm3 OUT` refuses to overwrite A or b, and an existing OUT unless --force.
 """
 
 from __future__ import annotations
@@ -28,23 +31,30 @@ METHODS = ("hhl", "qsvt")
 DRAW_METHODS = ("hhl", "qsvt", "block-encoding")
 
 
-def _load_array(path: str, name: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{name}: file not found: {path}")
-    try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False, mmap_mode="r")
-        else:
-            arr = np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=1)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a usage error
-        raise UsageError(f"{name}: cannot read {path} ({type(exc).__name__})") from None
-    dtype = np.asarray(arr).dtype
-    if not np.issubdtype(dtype, np.number):
-        raise UsageError(f"{name}: {path} does not hold numbers")
+#: File types `circuit` reads for A and b (see `qnewton.matrixio`).
+INPUT_SUFFIXES = (".npy", ".npz", ".mtx", ".txt", ".csv")
+
+
+def _load_array(path: str, name: str) -> Any:
+    """A or b from a file, through `qnewton.matrixio` (headers and sizes checked before loading,
+    never a pickle). .npy files are memory-mapped, so the shape is checked before anything is
+    copied; a sparse .npz / .mtx matrix stays sparse until its size has been checked."""
+    from qnewton.matrixio import read_array
+
+    arr = read_array(path, field=name, suffixes=INPUT_SUFFIXES, name=name, mmap=True)
+    dtype = arr.dtype
     if np.issubdtype(dtype, np.complexfloating):
         raise UsageError(f"{name}: {path} holds complex numbers; the circuits solve real symmetric systems")
-    return arr  # possibly memory-mapped: sizes are checked before anything is copied
+    if dtype.kind not in "biuf":
+        raise UsageError(f"{name}: {path} does not hold numbers")
+    return arr
+
+
+def _dense(arr: Any) -> np.ndarray:
+    """A dense float64 copy of a (possibly sparse or memory-mapped) array whose size was checked."""
+    import scipy.sparse as sp
+
+    return np.asarray(arr.toarray() if sp.issparse(arr) else arr, dtype=np.float64)
 
 
 def _load_system(args: argparse.Namespace, max_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +72,11 @@ def _load_system(args: argparse.Namespace, max_size: int) -> tuple[np.ndarray, n
     method = getattr(args, "method", "hhl")
     method = method if method in METHODS else "qsvt"
     check_dense_operators(method, raw.shape[0], 1)
-    A = validate_symmetric(np.asarray(raw, dtype=np.float64))
-    b = validate_vector(np.asarray(_load_array(args.b, "b"), dtype=np.float64), A.shape[0])
+    A = validate_symmetric(_dense(raw))
+    raw_b = _load_array(args.b, "b")
+    if raw_b.size != A.shape[0]:  # before a (possibly huge) b is copied
+        raise UsageError(f"b: length {raw_b.size} does not match the matrix size {A.shape[0]} (shape {tuple(raw_b.shape)})")
+    b = validate_vector(_dense(raw_b), A.shape[0])
     bounds = exact_bounds(A)  # singular -> UsageError
     qubits = estimate_qubits(method, A.shape[0], bounds.kappa, bounds.signed)
     check_memory(qubits, getattr(args, "backend", "statevector"))
@@ -164,6 +177,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.reference:
         from qnewton.quantum.reference import write_reference_circuits
 
+        ref = Path(args.reference).expanduser()
+        if (ref / "manifest.json").exists() and not args.force:
+            # the output rule for a folder of outputs: an earlier export is replaced only with --force
+            raise UsageError(f"--reference: {ref} already holds reference circuits (pass --force to regenerate them)")
         manifest = write_reference_circuits(args.reference)
         for name, entry in manifest["circuits"].items():
             fid = entry.get("fidelity")
@@ -173,14 +190,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("export: give A.npy b.npy --qasm3 OUT, or --reference DIR")
     from qnewton.quantum.export import to_qasm3
 
-    A, b = _load_system(args, args.max_size)
-    from qnewton.files import write_text_atomic
+    from qnewton.files import check_output, write_text_atomic
 
-    out = Path(args.qasm3)
-    if out.is_dir():
-        raise UsageError(f"--qasm3: {out} is a directory, expected a file name")
-    if not out.parent.is_dir():
-        raise UsageError(f"--qasm3: directory does not exist: {out.parent}")
+    # checked before the circuit is built: never one of the inputs, an existing file only with --force
+    out = check_output(args.qasm3, force=args.force, inputs=(args.A, args.b), field="--qasm3")
+    A, b = _load_system(args, args.max_size)
     text = to_qasm3(_solver_circuit(args.method, A, b))
     write_text_atomic(out, text, field="--qasm3")
     print(f"wrote {out} ({len(text)} characters, OpenQASM 3, basis u/cx)")
@@ -201,13 +215,15 @@ def register(subparsers: Any) -> None:
     """Add `circuit solve|draw|export` to the `qnewton` parser."""
     p = subparsers.add_parser("circuit", help="build, simulate, draw and export HHL / QSVT circuits")
     sub = p.add_subparsers(dest="circuit_command", metavar="SUBCOMMAND", parser_class=type(p))
-    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    from qnewton.cli.calibration import missing_subcommand
+
+    p.set_defaults(func=lambda a: missing_subcommand(p, "SUBCOMMAND", ("solve", "draw", "export")))
 
     def common(q: argparse.ArgumentParser, methods: tuple[str, ...], optional_files: bool = False) -> None:
         """The A, b files and the options every subcommand shares."""
         nargs = "?" if optional_files else None
-        q.add_argument("A", nargs=nargs, help="matrix file (.npy, .txt or .csv): real symmetric N x N")
-        q.add_argument("b", nargs=nargs, help="right-hand side file (.npy, .txt or .csv), length N")
+        q.add_argument("A", nargs=nargs, help="matrix file (.npy, .npz, .mtx, .txt or .csv): real symmetric N x N")
+        q.add_argument("b", nargs=nargs, help="right-hand side file (.npy, .npz, .txt or .csv), length N")
         q.add_argument("--method", choices=methods, default="hhl")
         q.add_argument("--max-size", type=_positive_int, default=16, help="largest N simulated (default 16)")
 
@@ -232,6 +248,7 @@ def register(subparsers: Any) -> None:
 
     e = sub.add_parser("export", help="write the circuit as OpenQASM 3")
     common(e, DRAW_METHODS, optional_files=True)
-    e.add_argument("--qasm3", metavar="OUT", help="output .qasm file")
-    e.add_argument("--reference", metavar="DIR", help="regenerate the reference circuits and manifest into DIR")
+    e.add_argument("--qasm3", metavar="OUT", help="output .qasm file (never A or b; an existing file needs --force)")
+    e.add_argument("--force", action="store_true", help="overwrite an existing --qasm3 file or --reference folder's circuits")
+    e.add_argument("--reference", metavar="DIR", help="regenerate the reference circuits and manifest into DIR (a DIR that already has them needs --force)")
     e.set_defaults(func=_cmd_export)

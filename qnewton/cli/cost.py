@@ -25,109 +25,27 @@ from qnewton.jsonutil import json_ready
 SWEEP_PARAMS = ("kappa", "sparsity", "n")
 
 
-# ----------------------------------------------------------------------------- matrix files
+# ----------------------------------------------------------------------------- limits
+
+#: Largest matrix size N that `cost` prices, for --n and --sweep n=... (and the largest sparsity):
+#: 2^53 is the last integer a float64 holds exactly, and the cost models compute in float64.
+MAX_N = 2**53
 
 
-def load_matrix(path_text: str) -> Any:
-    """Read a square, finite matrix from .npy, .npz (dense array or scipy.sparse .npz) or .mtx.
-
-    Returns a float64 ndarray or a scipy.sparse CSR matrix. Any problem -> one-line UsageError.
-    """
-    import scipy.io
-    import scipy.sparse as sp
-
-    path = Path(path_text).expanduser()
-    if not path.exists():
-        raise UsageError(f"{path_text}: no such file")
-    if not path.is_file():
-        raise UsageError(f"{path_text}: not a regular file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            with path.open("rb") as fh:
-                if fh.read(6) != b"\x93NUMPY":
-                    raise UsageError(f"{path_text}: not a .npy file (no NumPy header)")
-            data: Any = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                keys = list(z.keys())
-                if {"format", "shape", "data"} <= set(keys):
-                    data = sp.load_npz(path)
-                elif len(keys) == 1:
-                    data = z[keys[0]]
-                elif "A" in keys:
-                    data = z["A"]
-                else:
-                    raise UsageError(f"{path_text}: .npz holds several arrays {keys}; name the matrix 'A'")
-        elif suffix == ".mtx":
-            data = scipy.io.mmread(str(path))
-        else:
-            raise UsageError(f"{path_text}: unsupported file type {suffix or '(none)'}; use .npy, .npz or .mtx")
-    except UsageError:
-        raise
-    except Exception as exc:  # corrupt or foreign content
-        raise UsageError(f"{path_text}: cannot read as {suffix} ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-    if sp.issparse(data):
-        data = sp.csr_matrix(data)
-        if data.dtype.kind not in "biuf":
-            raise UsageError(f"{path_text}: matrix must be real-valued, got dtype {data.dtype}")
-        data = data.astype(np.float64)
-        if not np.all(np.isfinite(data.data)):
-            raise UsageError(f"{path_text}: matrix contains NaN or infinite entries")
-    else:
-        data = np.asarray(data)
-        if data.dtype.kind not in "biuf":
-            raise UsageError(f"{path_text}: matrix must be real-valued, got dtype {data.dtype}")
-        data = data.astype(np.float64)
-        if data.ndim == 2 and data.size and not np.all(np.isfinite(data)):
-            raise UsageError(f"{path_text}: matrix contains NaN or infinite entries")
-    if data.ndim != 2 or data.shape[0] != data.shape[1] or data.shape[0] == 0:
-        raise UsageError(f"{path_text}: matrix must be square and non-empty, got shape {tuple(data.shape)}")
-    return data
+def _count_text(value: int) -> str:
+    """An integer for a message: in full when short, else its magnitude (a 400-digit --n must not
+    fill the terminal)."""
+    text = str(value)
+    return text if len(text) <= 20 else f"an integer of {len(text.lstrip('-'))} digits"
 
 
-MATRIX_SUFFIXES = (".npy", ".npz", ".mtx")
+def _check_count(name: str, value: int | None) -> None:
+    """--n / --sparsity: an integer in [1, MAX_N]; one line with the allowed range otherwise."""
+    if value is not None and not 1 <= value <= MAX_N:
+        raise UsageError(f"--{name}: must lie in [1, 2^53 = {MAX_N}], got {_count_text(value)}")
 
 
-def check_output_path(
-    path_text: str | Path, field: str, suffixes: tuple[str, ...] | None = None, *, make_parents: bool = False
-) -> Path:
-    """Check BEFORE any work that `path_text` can be written: a known suffix (if `suffixes`), not a
-    directory, and a temporary file can be created (then removed) in its folder (created first if
-    `make_parents`). One-line UsageError naming `field` otherwise."""
-    from qnewton.files import check_writable
-
-    path = Path(path_text).expanduser()
-    if suffixes is not None and path.suffix.lower() not in suffixes:
-        raise UsageError(f"{field}: unsupported file type {path.suffix or '(none)'}; use {', '.join(suffixes)}")
-    return check_writable(path, field=field, make_parents=make_parents)
-
-
-def save_matrix(matrix: np.ndarray, path_text: str) -> Path:
-    """Write to .npy, .npz (scipy.sparse CSR) or .mtx (symmetric storage only when the matrix is
-    exactly symmetric), by extension, atomically: a temporary file in the same folder, then
-    os.replace, so a failure leaves no half-written file. Any path problem -> one-line UsageError."""
-    import scipy.io
-    import scipy.sparse as sp
-
-    from qnewton.files import write_atomic
-
-    path = check_output_path(path_text, "--out", MATRIX_SUFFIXES)
-    suffix = path.suffix.lower()
-
-    def write(fh) -> None:
-        if suffix == ".npy":
-            np.save(fh, matrix)
-        elif suffix == ".npz":
-            sp.save_npz(fh, sp.csr_matrix(matrix))
-        else:
-            symmetric = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, matrix.T)
-            scipy.io.mmwrite(fh, sp.coo_matrix(matrix), symmetry="symmetric" if symmetric else "general")
-
-    return write_atomic(path, write, field="--out")
-
-
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- option handling
 
 
 def _fmt(x: float) -> str:
@@ -142,7 +60,7 @@ def _query_time(args: argparse.Namespace) -> Any:
     from qnewton.costs.query_time import GateTimeModel
 
     if args.calibration:
-        from qnewton.costs.calibration import query_time_model  # helper C's module, imported lazily
+        from qnewton.costs.calibration import query_time_model  # imported lazily: loads Qiskit only for profiles
 
         return query_time_model(args.calibration)
     return GateTimeModel(1e-18 if args.gate_time is None else args.gate_time)
@@ -166,7 +84,11 @@ def _classical(args: argparse.Namespace) -> Any:
 
 
 def parse_sweep(text: str) -> tuple[str, np.ndarray]:
-    """"kappa=10:1e5:20" -> ("kappa", 20 log-spaced values); sparsity and n are rounded to ints."""
+    """"kappa=10:1e5:20" -> ("kappa", 20 log-spaced values); sparsity and n are rounded to ints.
+
+    START and STOP are finite with 0 < START < STOP; for n and sparsity 1 <= START and STOP <=
+    MAX_N (2^53), so no value wraps around when it becomes an integer. POINTS lies in [2, 10000].
+    """
     if "=" not in text:
         raise UsageError(f"--sweep: expected PARAM=START:STOP:POINTS, got {text!r}")
     name, _, spec = text.partition("=")
@@ -179,14 +101,16 @@ def parse_sweep(text: str) -> tuple[str, np.ndarray]:
     try:
         start, stop, points = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
-        raise UsageError(f"--sweep: START and STOP must be numbers and POINTS an integer, got {spec!r}") from None
+        raise UsageError(f"--sweep: START and STOP must be numbers and POINTS an integer, got {spec[:80]!r}") from None
     if not (math.isfinite(start) and math.isfinite(stop) and 0 < start < stop):
-        raise UsageError(f"--sweep: need 0 < START < STOP, got {start:g}:{stop:g}")
+        raise UsageError(f"--sweep: need finite 0 < START < STOP, got {start:g}:{stop:g}")
+    if name in ("sparsity", "n") and not (start >= 1 and stop <= MAX_N):
+        raise UsageError(f"--sweep {name}: START and STOP must lie in [1, 2^53 = {MAX_N}], got {start:g}:{stop:g}")
     if not 2 <= points <= 10000:
-        raise UsageError(f"--sweep: POINTS must lie in [2, 10000], got {points}")
+        raise UsageError(f"--sweep: POINTS must lie in [2, 10000], got {_count_text(points)}")
     values = np.geomspace(start, stop, points)
     if name in ("sparsity", "n"):
-        values = np.unique(np.maximum(1, np.round(values)).astype(np.int64)).astype(np.float64)
+        values = np.unique(np.clip(np.round(values), 1, MAX_N).astype(np.int64)).astype(np.float64)
     return name, values
 
 
@@ -262,15 +186,14 @@ def run_cost(args: argparse.Namespace) -> int:
         args.norm = 1.0
     sweeps = [parse_sweep(s) for s in (args.sweep or [])]
     swept = {name for name, _ in sweeps}
-    if sweeps and args.plot != "none":
-        check_output_path(args.plot, "--plot", (".png",))
     for name, flag in (("n", args.n), ("kappa", args.kappa), ("sparsity", args.sparsity)):
         if flag is None and name not in swept:
             raise UsageError(f"--{name}: required (or sweep it with --sweep {name}=START:STOP:POINTS)")
-    if args.n is not None and args.n < 1:
-        raise UsageError(f"--n: must be >= 1, got {args.n}")
-    if args.sparsity is not None and args.sparsity < 1:
-        raise UsageError(f"--sparsity: must be >= 1, got {args.sparsity}")
+    _check_count("n", args.n)
+    _check_count("sparsity", args.sparsity)
+    _check_cost_inputs(args)
+    if sweeps and args.plot != "none":
+        _check_plot(args)  # the plot path is checked before any pricing
     quantum_model = QuantumCostModel(
         query_time=_query_time(args),
         epsilon=args.epsilon,
@@ -354,13 +277,47 @@ def run_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost_inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """The files `cost` reads: --profile, and --calibration when it names a file."""
+    inputs = [args.profile] if args.profile else []
+    if args.calibration and Path(args.calibration).expanduser().is_file():
+        inputs.append(args.calibration)
+    return tuple(inputs)
+
+
+def _check_cost_inputs(args: argparse.Namespace) -> None:
+    """Read the classical profile JSON (--profile, or the saved default) with the size and nesting
+    limits before the cost model parses it, so a hostile file is one line, not a crash."""
+    from qnewton.costs.classical import default_profile_path
+    from qnewton.jsonutil import load_json_file
+
+    if args.classical_constant is not None and args.classical == "lu":
+        return  # the profile is not read
+    if args.profile is not None:
+        load_json_file(args.profile, field="--profile")
+    elif default_profile_path().exists():
+        load_json_file(default_profile_path(), field="classical profile")
+
+
+def _check_plot(args: argparse.Namespace) -> Path:
+    """--plot: a .png that is not one of the inputs; an existing file only with --force."""
+    from qnewton.files import check_output
+
+    path = Path(args.plot).expanduser()
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"--plot: unsupported file type {path.suffix or '(none)'}; use .png (or 'none' to skip the plot)")
+    return check_output(path, force=args.force, inputs=_cost_inputs(args), field="--plot")
+
+
 def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = check_output_path(args.plot, "--plot", (".png",))
+    from qnewton.files import write_atomic
+
+    path = _check_plot(args)
     labels = {"kappa": "condition number $\\kappa$", "sparsity": "oracle sparsity $d$", "n": "matrix size $N$"}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
     for ax, panel in zip(axes[0], panels):
@@ -379,9 +336,7 @@ def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
         ax.legend(fontsize=8)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UsageError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
+        write_atomic(path, lambda fh: fig.savefig(fh, dpi=120, format="png"), field="--plot")
     finally:
         plt.close(fig)
     return path
@@ -393,15 +348,23 @@ def _plot(panels: list[dict[str, Any]], args: argparse.Namespace) -> Path:
 def run_kappa(args: argparse.Namespace) -> int:
     """`qnewton kappa FILE`: the estimate, its log, how it was obtained, and the MEASURED seconds."""
     from qnewton.analysis.kappa import estimate_kappa
+    from qnewton.matrixio import load_matrix
 
-    A = load_matrix(args.file)
+    A = load_matrix(args.file, field="FILE")
     options: dict[str, Any] = {}
     if args.form != "auto":
         if args.method != "bound":
             raise UsageError("--form: only applies to --method bound")
         options["form"] = args.form
     t0 = time.perf_counter()
-    est = estimate_kappa(A, args.method, **options)
+    try:
+        est = estimate_kappa(A, args.method, **options)
+    except MemoryError:
+        raise UsageError(f"FILE: {args.file}: not enough memory to estimate kappa of an N = {A.shape[0]} matrix") from None
+    except ValueError as exc:
+        if "too big" not in str(exc) and "maximum" not in str(exc).lower():
+            raise
+        raise UsageError(f"FILE: {args.file}: an N = {A.shape[0]} matrix is too large for --method {args.method} (no dense copy fits in memory)") from None
     seconds = time.perf_counter() - t0
     if args.json:
         out = est.to_dict()
@@ -420,16 +383,21 @@ def run_prune(args: argparse.Namespace) -> int:
     import scipy.sparse as sp
 
     from qnewton.analysis.pruning import choose_sparsity, prune
+    from qnewton.matrixio import check_matrix_output, load_matrix, save_matrix
 
-    check_output_path(args.out, "--out", MATRIX_SUFFIXES)  # fail before the work, not after
-    A = load_matrix(args.file)
+    # the output is checked before the work: never the input itself, an existing file only with --force
+    check_matrix_output(args.out, force=args.force, inputs=(args.file,), field="--out")
+    A = load_matrix(args.file, field="FILE")
     if sp.issparse(A):
-        A = A.toarray()
+        try:
+            A = A.toarray()
+        except MemoryError:
+            raise UsageError(f"FILE: {args.file}: not enough memory for the dense {A.shape[0]} x {A.shape[1]} matrix pruning needs") from None
     d = choose_sparsity(A, args.sparsity)
     t0 = time.perf_counter()
     P = prune(A, d, args.method, diagonal=args.diagonal)
     seconds = time.perf_counter() - t0
-    out_path = save_matrix(P, args.out)
+    out_path = save_matrix(P, args.out, field="--out")
     per_row = np.count_nonzero(P, axis=1)
     summary = {
         "n": int(A.shape[0]),
@@ -464,27 +432,56 @@ def run_prune(args: argparse.Namespace) -> int:
 MAX_CALIBRATION_SIZE = 20000
 
 
+#: Most sizes one `calibrate classical` run times.
+MAX_CALIBRATION_SIZES = 100
+
+
+def parse_sizes(text: str) -> list[int]:
+    """--sizes "250,500,1000": at least two distinct integers in [2, MAX_CALIBRATION_SIZE], at most
+    MAX_CALIBRATION_SIZES of them. An empty or blank value is refused (it used to mean the
+    defaults silently); leave the option out for the defaults."""
+    items = [s.strip() for s in text.split(",")]
+    if not text.strip() or not any(items):
+        raise UsageError("--sizes: empty; give comma-separated sizes such as 250,500,1000 (leave the option out for the defaults)")
+    if any(not s for s in items):
+        raise UsageError(f"--sizes: empty entry in {text[:80]!r}; give comma-separated sizes such as 250,500,1000")
+    if len(items) > MAX_CALIBRATION_SIZES:
+        raise UsageError(f"--sizes: at most {MAX_CALIBRATION_SIZES} sizes, got {len(items)}")
+    sizes = []
+    for item in items:
+        if not (item.isascii() and item.isdigit()) or len(item) > 9:
+            raise UsageError(f"--sizes: each size must be an integer in [2, {MAX_CALIBRATION_SIZE}], got {item[:30]!r}")
+        sizes.append(int(item))
+    if min(sizes) < 2 or max(sizes) > MAX_CALIBRATION_SIZE:
+        bad = min(sizes) if min(sizes) < 2 else max(sizes)
+        raise UsageError(f"--sizes: each N must lie in [2, {MAX_CALIBRATION_SIZE}] (dense N x N test matrices), got {bad}")
+    if len(set(sizes)) < 2:
+        raise UsageError("--sizes: give at least two different sizes (C is fitted on N^3)")
+    return sizes
+
+
 def run_calibrate_classical(args: argparse.Namespace) -> int:
     """`qnewton calibrate classical`: MEASURE the solver, fit C, measure a CG rate, save the profile."""
     from qnewton.costs.classical import DEFAULT_SIZES, calibrate, default_profile_path, write_profile
 
-    if args.sizes:
-        try:
-            sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        except ValueError:
-            raise UsageError(f"--sizes: expected comma-separated integers, got {args.sizes!r}") from None
-        if len(sizes) < 2 or min(sizes) < 2:
-            raise UsageError("--sizes: give at least two sizes, each >= 2")
-        if max(sizes) > MAX_CALIBRATION_SIZE:
-            raise UsageError(f"--sizes: each N must be <= {MAX_CALIBRATION_SIZE} (dense N x N test matrices), got {max(sizes)}")
+    if args.sizes is not None:
+        sizes = parse_sizes(args.sizes)
     else:
         sizes = list(DEFAULT_SIZES)
     if args.repeats < 1:
         raise UsageError(f"--repeats: must be >= 1, got {args.repeats}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: must be >= 1, got {args.threads}")
-    out = Path(args.out).expanduser() if args.out else default_profile_path()
-    check_output_path(out, "--out", make_parents=True)  # before minutes of timing, not after
+    # before minutes of timing, not after. An explicit --out follows the output rule (--force to
+    # replace a file); the default cache file is this command's own and is refreshed in place.
+    from qnewton.cli.calibration import check_profile_output
+
+    if args.out is not None:
+        if not args.out.strip():
+            raise UsageError("--out: empty path")
+        out = check_profile_output(args.out, force=args.force, field="--out")
+    else:
+        out = check_profile_output(default_profile_path(), force=True, field="--out")
     profile = calibrate(sizes, repeats=args.repeats, threads=args.threads)
     path = write_profile(profile, out)
     lu, cg = profile["lu"], profile["cg"]
@@ -538,7 +535,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clamp", action="store_true", help="raise kappa < sqrt(12) to sqrt(12) (recorded) instead of failing")
     p.add_argument("--sweep", action="append", default=None, metavar="PARAM=START:STOP:POINTS",
                    help="sweep kappa, sparsity or n (log-spaced); repeat for several panels")
-    p.add_argument("--plot", default="cost_sweep.png", metavar="PNG", help="where --sweep writes its plot ('none' to skip)")
+    p.add_argument("--plot", default="cost_sweep.png", metavar="PNG",
+                   help="where --sweep writes its plot ('none' to skip); an existing file needs --force")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_cost)
 
@@ -555,7 +554,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.add_argument("file", help="symmetric matrix file: .npy, .npz or .mtx")
     pr.add_argument("--sparsity", required=True, metavar="D",
                     help="d: an integer, a fraction of N in (0, 1], or 'mass[:P[:max|mean|median|qXX]]' (paper's 50%% rule)")
-    pr.add_argument("--out", required=True, help="output file (.npy, .npz or .mtx)")
+    pr.add_argument("--out", required=True, help="output file (.npy, .npz or .mtx); never the input, an existing file needs --force")
+    pr.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     pr.add_argument("--diagonal", choices=("keep", "compete"), default="keep",
                     help="keep: diagonal always kept, counts toward d (default); compete: the paper's literal rule")
     pr.add_argument("--method", choices=("symmetric", "row-topk"), default="symmetric",
@@ -565,13 +565,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     c = subparsers.add_parser("calibrate", help="measure this machine for the cost models",
                               description="Measure this machine and save a profile the scheduler reads.")
-    csub = c.add_subparsers(dest="calibrate_target", metavar="TARGET")
+    csub = c.add_subparsers(dest="calibrate_target", metavar="TARGET", parser_class=type(c))
     cc = csub.add_parser("classical", help="time the classical solver, fit C in R_c = C N^3, measure a CG multiply-add rate",
                          description="Time ClassicalSolver at several N, fit C by least squares on N^3, measure a "
                                      "CSR multiply-add rate, and write the profile JSON atomically.")
     cc.add_argument("--sizes", default=None, help="comma-separated N (default 250,500,1000,1500,2000,3000)")
     cc.add_argument("--repeats", type=int, default=3, help="timings per N, best kept (default 3)")
-    cc.add_argument("--out", default=None, help="profile path (default $QNEWTON_CACHE/classical.json or ~/.cache/qnewton/classical.json)")
+    cc.add_argument("--out", default=None,
+                    help="profile path (default $QNEWTON_CACHE/classical.json or ~/.cache/qnewton/classical.json, "
+                         "refreshed in place); an existing --out file needs --force")
+    cc.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     cc.add_argument("--threads", type=_threads, default=1, metavar="N|none",
                     help="BLAS threads while timing (default 1, as `qnewton train` solves; 'none' = the library's "
                          "default). C fitted under other threading misprices the trainer's solves.")
@@ -590,9 +593,11 @@ def _threads(text: str) -> int | None:
 
 
 def _calibrate_help(parser: argparse.ArgumentParser):
+    """`qnewton calibrate` without a TARGET: usage and one error line on stderr, exit 2 (like every
+    command group without its subcommand)."""
+    from qnewton.cli.calibration import missing_subcommand
+
     def run(args: argparse.Namespace) -> int:
-        if getattr(args, "calibrate_target", None) is None:
-            raise UsageError("missing TARGET: use `qnewton calibrate classical` (see `qnewton calibrate --help`)")
-        return 0
+        return missing_subcommand(parser, "TARGET", ("classical",))
 
     return run

@@ -373,51 +373,63 @@ def calibration_dirs() -> list[Path]:
 
 
 def list_profiles() -> list[tuple[str, Path]]:
-    """(name, path) of every *.json profile on the search path; earlier directories win on a name clash."""
+    """(name, path) of every *.json profile on the search path; earlier directories win on a name
+    clash. Entries are not opened here (`load_profile` reads and checks each one)."""
     found: dict[str, Path] = {}
     for d in calibration_dirs():
-        if not d.is_dir():
+        try:
+            if not d.is_dir():
+                continue
+            entries = sorted(d.glob("*.json"))
+        except OSError:  # an unreadable search directory contributes nothing
             continue
-        for p in sorted(d.glob("*.json")):
+        for p in entries:
             found.setdefault(p.stem, p)
     return sorted(found.items())
 
 
 def resolve_profile_path(name_or_path: str | os.PathLike[str]) -> Path:
-    """A name (looked up on the search path) or a path to a JSON file -> an existing file path."""
+    """A name (looked up on the search path) or a path to a JSON file -> the file to read.
+
+    A path that exists in any form (a directory, a FIFO, a broken or looping symbolic link) is
+    returned as is, so that `load_profile` can say what is wrong with it instead of "not found"."""
     text = os.fspath(name_or_path)
     if not text:
         raise UsageError("calibration: empty profile name")
+    if "\0" in text:
+        raise UsageError("calibration: profile name contains a NUL character")
     p = Path(text).expanduser()
     looks_like_path = p.suffix == ".json" or os.sep in text or (os.altsep is not None and os.altsep in text)
     if looks_like_path:
-        if p.is_file():
+        if os.path.lexists(p):
             return p
         if p.suffix == ".json" and p.name == text:  # "ibm_sherbrooke.json": also try it as a name
             text = p.stem
         else:
-            raise UsageError(f"calibration: no such profile file {text!r}")
+            raise UsageError(f"calibration: {text}: no such profile file")
+    if not _NAME_RE.match(text):
+        raise UsageError(f"calibration: {text!r} is neither a profile name (letters, digits, '_', '-', '.') nor a path to a .json file")
     for d in calibration_dirs():
         candidate = d / f"{text}.json"
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     names = ", ".join(n for n, _ in list_profiles()) or "none"
     raise UsageError(f"calibration: unknown profile {text!r} (available: {names}; or give a path to a .json file)")
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> CalibrationProfile:
-    """Load and validate a profile by name (search path) or by path to a JSON file."""
+    """Load and validate a profile by name (search path) or by path to a JSON file.
+
+    The file is read through `qnewton.jsonutil` (a regular file, size within the ``json_bytes``
+    limit, UTF-8, nesting depth within ``json_depth``), so a hostile file is a one-line UsageError
+    that starts with the file's path, never a crash."""
+    from qnewton.jsonutil import loads_limited, read_text_limited
+    from qnewton.matrixio import check_input_file
+
     path = resolve_profile_path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start}); a profile is a JSON file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    check_input_file(path, field="calibration")
+    text = read_text_limited(path, field="calibration")
+    data = loads_limited(text, field=str(path))
     return validate_profile(data, origin=str(path), path=path)
 
 
@@ -442,21 +454,21 @@ def dumps_profile(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_profile(data: dict[str, Any], path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def write_profile(
+    data: dict[str, Any], path: str | os.PathLike[str], *, overwrite: bool = False, field: str = "--out"
+) -> Path:
     """Validate `data` and write it atomically (temporary file in the same directory, then rename).
 
-    Missing parent directories are created; an existing file is replaced only with `overwrite`.
-    Path problems (a directory at `path`, a file where a directory should be) raise UsageError.
+    Missing parent directories are created; an existing file is replaced only with `overwrite`
+    (`qnewton.files.check_output`). Path problems (a directory at `path`, a file where a directory
+    should be) raise a one-line UsageError naming `field`.
     """
-    from qnewton.files import write_text_atomic
+    from qnewton.files import check_output, write_text_atomic
 
     out = Path(path).expanduser()
     validate_profile(data, origin=str(out))
-    if out.is_dir():
-        raise UsageError(f"out: {out} is a directory, expected a .json file name")
-    if out.exists() and not overwrite:
-        raise UsageError(f"out: {out} exists (pass --force to overwrite)")
-    return write_text_atomic(out, dumps_profile(data), field="out", make_parents=True)
+    check_output(out, force=overwrite, field=field, make_parents=True)
+    return write_text_atomic(out, dumps_profile(data), field=field, make_parents=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -92,13 +92,17 @@ def saved_account_file() -> Path:
 
 
 def _saved_account_exists(path: Path) -> bool:
+    """True when `path` is a readable, non-empty JSON object (a saved account). The file is read
+    through `qnewton.jsonutil` (size and nesting depth limited), so a hostile or broken file counts
+    as no account and the caller's one-line "credentials not found" follows, never a crash."""
+    from qnewton.jsonutil import loads_limited, read_text_limited
+
     if not path.is_file():
         return False
     try:
-        import json
-
-        data = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
+        text = read_text_limited(path, field="account file")
+        data = loads_limited(text or "{}", field=f"account file {path}")
+    except (UsageError, OSError, ValueError):
         return False
     return isinstance(data, dict) and bool(data)
 

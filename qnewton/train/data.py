@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,36 +87,105 @@ def load_digits(test_fraction: float = 0.25, train_limit: int | None = None) -> 
     return Dataset(x_tr, y_tr, x_te, y_te, num_classes=10, name="digits")
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (plain, or gzip if the name ends in .gz) into a numpy array."""
-    p = Path(path)
+def _open_idx(p: Path) -> Any:
+    """A binary stream of the IDX bytes: the file itself, or a streaming gzip decoder for .gz (the
+    stream is read only as far as the header allows, so a decompression bomb cannot inflate)."""
     try:
-        raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"data_dir: file not found: {p}") from None
-    except (OSError, EOFError) as exc:
-        raise UsageError(f"data_dir: cannot read {p} ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise UsageError(f"data_dir: {p.name} is not an IDX file (bad magic number)")
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_TYPES:
-        raise UsageError(f"data_dir: {p.name} has unknown IDX type code 0x{code:02x}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise UsageError(f"data_dir: {p.name} is truncated (header)")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
-    dtype = _IDX_TYPES[code]
-    count = int(np.prod(dims)) if dims else 1
-    if len(raw) - header != count * dtype.itemsize:
-        raise UsageError(
-            f"data_dir: {p.name} holds {len(raw) - header} data bytes, header says {count * dtype.itemsize}"
-        )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+        fh = p.open("rb")
+    except OSError as exc:
+        raise UsageError(f"data_dir: {p}: cannot read ({exc.strerror or exc})") from None
+    if p.suffix != ".gz":
+        return fh
+    return gzip.GzipFile(fileobj=fh, mode="rb")
+
+
+def _stream_error(exc: BaseException, p: Path) -> UsageError:
+    """One line for a failed read of an IDX file or its gzip stream."""
+    if isinstance(exc, gzip.BadGzipFile):
+        return UsageError(f"data_dir: {p.name} is not a gzip file ({_first_line(exc)})")
+    if isinstance(exc, EOFError):
+        return UsageError(f"data_dir: {p.name} is truncated (the gzip stream ends early)")
+    if isinstance(exc, zlib.error):
+        return UsageError(f"data_dir: {p.name} holds corrupt gzip data ({_first_line(exc)})")
+    return UsageError(f"data_dir: {p.name}: cannot read ({getattr(exc, 'strerror', None) or _first_line(exc)})")
+
+
+_CHUNK = 1 << 24
+
+
+def _read_exactly(fh: Any, n: int, p: Path, what: str) -> bytes | bytearray:
+    """Exactly `n` bytes, read in chunks (memory grows with what the stream really holds, not with
+    what a header claims); fewer is a one-line "truncated" UsageError."""
+    data = bytearray()
+    try:
+        while len(data) < n:
+            chunk = fh.read(min(_CHUNK, n - len(data)))
+            if not chunk:
+                break
+            data += chunk
+    except (zlib.error, EOFError, OSError) as exc:  # gzip.BadGzipFile is an OSError
+        raise _stream_error(exc, p) from None
+    except MemoryError:
+        raise UsageError(f"data_dir: {p.name}: not enough memory for {n} bytes of {what}") from None
+    if len(data) != n:
+        raise UsageError(f"data_dir: {p.name} is truncated ({what}: expected {n} bytes, got {len(data)})")
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "corrupt data"
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (plain, or gzip if the name ends in .gz) into a numpy array.
+
+    The header is read first and its declared dims x item size is checked against the
+    ``decompressed_bytes`` limit (`qnewton.limits`) before anything is allocated; then exactly that
+    many data bytes are read (from a gzip file, decompressed as a stream, never further than the
+    header allows plus one byte), and a file holding fewer or more bytes than declared is refused.
+    A missing file, a directory, a corrupt or truncated gzip stream: one-line UsageError."""
+    from qnewton.limits import check_limit
+    from qnewton.matrixio import check_input_file
+
+    p = check_input_file(path, field="data_dir")
+    compressed = p.suffix == ".gz"
+    with _open_idx(p) as fh:
+        magic = _read_exactly(fh, 4, p, "header")
+        if magic[0] != 0 or magic[1] != 0:
+            raise UsageError(f"data_dir: {p.name} is not an IDX file (bad magic number)")
+        code, ndim = magic[2], magic[3]
+        if code not in _IDX_TYPES:
+            raise UsageError(f"data_dir: {p.name} has unknown IDX type code 0x{code:02x}")
+        dims = struct.unpack(">" + "I" * ndim, _read_exactly(fh, 4 * ndim, p, "header"))
+        dtype = _IDX_TYPES[code]
+        count = math.prod(dims)
+        nbytes = count * dtype.itemsize
+        check_limit("decompressed_bytes", nbytes, source=f"data_dir: {p.name} (header declares dims {'x'.join(map(str, dims))})")
+        if not compressed:
+            available = p.stat().st_size - (4 + 4 * ndim)
+            if available != nbytes:
+                raise UsageError(f"data_dir: {p.name} holds {available} data bytes, header says {nbytes}")
+        data = _read_exactly(fh, nbytes, p, "data") if nbytes else b""
+        if compressed and _read_exactly_or_less(fh, p):
+            raise UsageError(f"data_dir: {p.name} holds more data bytes than the header says ({nbytes})")
+    try:
+        return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    except MemoryError:
+        raise UsageError(f"data_dir: {p.name}: not enough memory for an array of dims {dims}") from None
+
+
+def _read_exactly_or_less(fh: Any, p: Path) -> bytes:
+    """One more byte from a gzip stream (empty at the proper end); corrupt tails are one line."""
+    try:
+        return fh.read(1)
+    except (zlib.error, EOFError, OSError) as exc:
+        raise _stream_error(exc, p) from None
 
 
 def _find(folder: Path, stem: str) -> Path:
     for candidate in (folder / stem, folder / f"{stem}.gz", folder / stem.replace("-idx", ".idx")):
-        if candidate.exists():
+        if os.path.lexists(candidate):
             return candidate
     raise UsageError(f"data_dir: {folder} has no {stem} (or {stem}.gz)")
 
