@@ -17,26 +17,35 @@ from typing import Any
 import numpy as np
 
 
-def json_ready(value: Any) -> Any:
-    """Return `value` in plain, strict-JSON types (see the module docstring)."""
+def json_ready(value: Any, *, max_array: int | None = None, fallback_str: bool = False) -> Any:
+    """Return `value` in plain, strict-JSON types (see the module docstring).
+
+    Paths become strings. max_array: numpy arrays with more entries than this become the string
+    "<array shape (...)>" (ledger rows stay small). fallback_str: objects of other types become
+    their str() instead of being returned unchanged (json.dumps would then reject them).
+    """
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v, max_array=max_array, fallback_str=fallback_str) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
+        return [json_ready(v, max_array=max_array, fallback_str=fallback_str) for v in value]
     if isinstance(value, np.ndarray):
+        if max_array is not None and value.size > max_array:
+            return f"<array shape {value.shape}>"
         return json_ready(value.tolist())
     if isinstance(value, np.bool_):
         return bool(value)
-    if isinstance(value, np.integer):
+    if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         f = float(value)
         if math.isfinite(f):
             return f
         return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
-    return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value) if fallback_str else value
 
 
 def nesting_depth(text: str) -> int:
