@@ -404,3 +404,45 @@ def test_cost_sources_are_recorded_and_resume_reuses_the_numbers(tmp_path, monke
     config = json.loads((tmp_path / "profile" / "config.json").read_text())
     assert (config["classical_constant"], config["cg_rate"]) == (4e-11, 7e8)
     assert config["cost_sources"]["classical_constant"].startswith(f"profile {profile}")
+
+
+# ------------------------------------------------------------------------------ Ctrl-C inside torch
+def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
+    # A KeyboardInterrupt raised while torch runs Python code from C++ (functorch, TorchScript)
+    # comes back as a RuntimeError; it must stop the run like Ctrl-C, with a checkpoint.
+    import qnewton.train.runner as runner
+
+    real = runner.curvature
+    calls = []
+
+    def cut(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("The following operation failed in the TorchScript interpreter.\n"
+                               "RuntimeError: KeyboardInterrupt: <EMPTY MESSAGE>")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "curvature", cut)
+    cfg = TrainConfig(runs_dir=str(tmp_path), name="w", method="qnewton", hidden="4", train_limit=100, steps=8,
+                      sgd_steps=2, batch_size=16, classical_constant=1e-10)
+    with pytest.raises(runner.TrainingInterrupted) as info:
+        run_training(cfg)
+    assert info.value.resumable
+    ck = load_checkpoint(tmp_path / "w" / "qnewton" / "checkpoint.pt")
+    assert ck["next_step"] == 3 and ck["totals"]["status"] == "interrupted after step 3"
+    report = json.loads((tmp_path / "w" / "report.json").read_text())
+    assert report["qnewton"]["status"] == "interrupted after step 3"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(runner, "curvature", broken)  # any other error is not an interrupt
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        run_training(cfg.replace(name="other"))
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        try:
+            raise RuntimeError("INTERNAL ASSERT FAILED")  # raised while unwinding from Ctrl-C
+        except RuntimeError as exc:
+            assert runner.is_interrupt(exc)

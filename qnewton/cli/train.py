@@ -103,7 +103,7 @@ class _FirstInterrupt:
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
-    from qnewton.train.runner import TrainingInterrupted, load_run_config
+    from qnewton.train.runner import TrainingInterrupted, is_interrupt, load_run_config
 
     resume = args.resume is not None
     if resume:
@@ -134,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
             print("qnewton train: interrupted before the first checkpoint; nothing was kept (run the same command "
                   "again to start over)", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
+    except BaseException as exc:  # Ctrl-C before the run folder was touched (possibly wrapped by torch)
+        if not is_interrupt(exc):
+            raise
         print("qnewton train: interrupted before the run started; nothing was written", file=sys.stderr)
         return 130
     finally:

@@ -64,7 +64,7 @@ class TrainConfig:
     """All options of a training run (see `qnewton train --help`)."""
 
     # run
-    name: str = _opt("default", "run name; files go to RUNS_DIR/NAME/")
+    name: str = _opt("default", "run name (letters, digits and . _ + = , @ ~ -); files go to RUNS_DIR/NAME/")
     runs_dir: str = _opt("runs", "folder that holds the run folders")
     method: MethodSpec = _opt("all", "which method(s) to run; 'all' runs the four with the same seed and data",
                               get_args(MethodSpec))

@@ -59,6 +59,23 @@ StepCallback = Callable[[str, int], None]
 CIRCUIT_MAX_BLOCK = 16
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """True for Ctrl-C, also when torch hands it back wrapped: a KeyboardInterrupt raised while torch
+    runs Python code from C++ (functorch transforms, TorchScript, autograd) comes back as a
+    RuntimeError whose message names it ("KeyboardInterrupt: <EMPTY MESSAGE>") or that was raised
+    while unwinding from it (it is then in the exception's context chain)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        if isinstance(current, RuntimeError) and "KeyboardInterrupt" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C after the run folder was claimed. `resumable`: a checkpoint was written (or the run
     was itself a resume), so `--resume run_dir` continues it; otherwise nothing was kept."""
@@ -351,12 +368,13 @@ class MethodRun:
                                     acc=f"{self.totals['test_accuracy'] or 0:.3f}")
                 if self.on_step is not None:
                     self.on_step(self.method, step)
+        except Exception as exc:
+            if not is_interrupt(exc):
+                raise
+            self._save_interrupted(bar)
+            raise KeyboardInterrupt from None
         except KeyboardInterrupt:
-            snap = self.snapshot
-            snap["totals"]["status"] = f"interrupted after step {snap['next_step']}"
-            self.save(snap)
-            if bar is not None:
-                bar.close()
+            self._save_interrupted(bar)
             raise
         if bar is not None:
             bar.close()
@@ -366,6 +384,17 @@ class MethodRun:
         self.totals["test_accuracy"], self.totals["test_loss"] = acc, loss
         self.save()
         return self.summary()
+
+    def _save_interrupted(self, bar: Any) -> None:
+        """Ctrl-C: checkpoint the state after the last completed step (the snapshot, a deep copy, so
+        a step cut halfway leaves no trace) and close the progress bar."""
+        snap = self.snapshot
+        assert snap is not None
+        snap["totals"]["status"] = f"interrupted after step {snap['next_step']}"
+        self.save(snap)
+        self.totals, self.next_step = copy.deepcopy(snap["totals"]), snap["next_step"]  # what summary() reports
+        if bar is not None:
+            bar.close()
 
     def after_step(self, step: int, row: dict[str, Any]) -> None:
         """Bookkeeping after a step: bad-step counter and stop, periodic evaluation, target check."""
@@ -660,7 +689,9 @@ def _train_in_folder(config: TrainConfig, data: Dataset, run_dir: Path,
                                quiet=quiet, on_step=on_step, checkpoint=checkpoint)
             try:
                 report[method] = runner.run(resume)
-            except KeyboardInterrupt:
+            except BaseException as exc:
+                if not is_interrupt(exc):
+                    raise
                 report[method] = runner.summary()
                 write_reports(run_dir, report, config.to_dict(), notes)
                 raise
@@ -669,7 +700,9 @@ def _train_in_folder(config: TrainConfig, data: Dataset, run_dir: Path,
                 echo(f"{method}: {report[method]['status']}")
         write_reports(run_dir, report, config.to_dict(), notes)
         return report
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
         resumable = resume or checkpoint_written(run_dir)
         if not resumable:  # nothing worth keeping: leave the folder as a fresh run found it
             clear_run(run_dir)
