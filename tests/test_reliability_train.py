@@ -446,3 +446,29 @@ def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
             raise RuntimeError("INTERNAL ASSERT FAILED")  # raised while unwinding from Ctrl-C
         except RuntimeError as exc:
             assert runner.is_interrupt(exc)
+
+
+def test_sigint_handler_is_restored_and_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch):
+    import signal
+
+    import qnewton.cli.train as cli_train
+
+    seen = []
+    real = cli_train._train
+
+    def spy(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli_train, "_train", spy)
+    argv = ["train", "--runs-dir", str(tmp_path), *TINY, "--method", "sgd", "--steps", "1"]
+    before = signal.getsignal(signal.SIGINT)
+    assert main([*argv, "--name", "a"]) == 0
+    assert isinstance(seen[-1], cli_train._FirstInterrupt)  # Ctrl-C handled during the run
+    assert signal.getsignal(signal.SIGINT) is before  # and the caller's handler back afterwards
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a background job of a shell script
+    try:
+        assert main([*argv, "--name", "b"]) == 0
+        assert seen[-1] is signal.SIG_IGN and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

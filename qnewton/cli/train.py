@@ -8,7 +8,8 @@ run a folder already holds (without either, reusing a run name is refused).
 Ctrl-C: the first one stops the run (a checkpoint is written) and exit code is 130; from then on
 SIGINT is ignored, so a second Ctrl-C can neither tear the checkpoint being written nor interrupt
 the interpreter's exit handlers (torch's library finalizers printed "Exception ignored in atexit
-callback" tracebacks when it did).
+callback" tracebacks when it did). Where SIGINT was already ignored when the command started (a
+background job of a shell script), it stays ignored.
 """
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         run_dir = config.run_dir()
     handler = _FirstInterrupt()
-    installed = threading.current_thread() is threading.main_thread()
+    # only in the main thread, and not where SIGINT was ignored on purpose (e.g. a background job)
+    installed = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
     previous = signal.signal(signal.SIGINT, handler) if installed else None
     try:
         report = _train(config, run_dir, args, resume)
