@@ -127,11 +127,11 @@ def test_cli_run_then_resume(tmp_path, capsys):
     assert "cannot change on resume" in capsys.readouterr().err
 
 
-def test_ctrl_c_writes_checkpoint_and_resume_finishes(tmp_path):
+def test_ctrl_c_writes_checkpoint_and_later_ctrl_c_are_quiet(tmp_path):
     import signal
     import time
 
-    import torch
+    from qnewton.train.checkpoint import load_checkpoint
 
     args = [sys.executable, "-m", "qnewton", "train", "--runs-dir", str(tmp_path), "--name", "c", "--method", "sgd",
             "--steps", "100000", "--hidden", "4", "--train-limit", "100", "--batch-size", "8", "--eval-every", "1000",
@@ -141,11 +141,18 @@ def test_ctrl_c_writes_checkpoint_and_resume_finishes(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline and (not ledger.exists() or ledger.stat().st_size < 2000):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    # a burst of Ctrl-C: the first stops the run, the others land in the checkpoint write or the
+    # interpreter's exit handlers (torch's finalizers), which must not print a traceback
+    for _ in range(8):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.02)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "--resume" in err
-    ck = torch.load(tmp_path / "c" / "sgd" / "checkpoint.pt", weights_only=False)
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--resume" in err and "Traceback" not in err and "Exception ignored" not in err
+    ck = load_checkpoint(tmp_path / "c" / "sgd" / "checkpoint.pt")
     assert ck["next_step"] > 0 and ck["totals"]["status"].startswith("interrupted")
     rows = ledger.read_text().splitlines()
     assert len(rows) >= ck["next_step"]

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from qnewton.train.checkpoint import load_checkpoint
 from qnewton.train.config import TrainConfig
 from qnewton.train.runner import MethodRun, load_run_config, run_training
 
@@ -18,8 +19,7 @@ def _cfg(tmp_path, **kw):
 
 
 def _params(run_dir, method):
-    ck = torch.load(run_dir / method / "checkpoint.pt", weights_only=False)
-    return ck["model"]
+    return load_checkpoint(run_dir / method / "checkpoint.pt")["model"]
 
 
 def test_run_folder_report_and_ledger(tmp_path):
@@ -82,7 +82,7 @@ def test_resume_gives_bitwise_equal_parameters(tmp_path):
     cfg = _cfg(tmp_path, name="cut", **kw)
     with pytest.raises(KeyboardInterrupt):
         run_training(cfg, on_step=interrupt)
-    ck = torch.load(tmp_path / "cut" / "quantum" / "checkpoint.pt", weights_only=False)
+    ck = load_checkpoint(tmp_path / "cut" / "quantum" / "checkpoint.pt")
     assert ck["next_step"] == 6 and ck["totals"]["status"].startswith("interrupted")
     assert not (tmp_path / "cut" / "qnewton").exists()
     resumed = run_training(load_run_config(tmp_path / "cut"), run_dir=tmp_path / "cut", resume=True)

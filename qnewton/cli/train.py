@@ -2,14 +2,23 @@
 
 One flag per `TrainConfig` field (generated from the dataclass, so the flags, the TOML keys and
 the defaults can never drift apart). Precedence: flags > `--config FILE` > defaults.
-`--resume runs/NAME` continues an interrupted run with its saved config.
+`--resume runs/NAME` continues an interrupted run with its saved config; `--overwrite` replaces the
+run a folder already holds (without either, reusing a run name is refused).
+
+Ctrl-C: the first one stops the run (a checkpoint is written) and exit code is 130; from then on
+SIGINT is ignored, so a second Ctrl-C can neither tear the checkpoint being written nor interrupt
+the interpreter's exit handlers (torch's library finalizers printed "Exception ignored in atexit
+callback" tracebacks when it did). Where SIGINT was already ignored when the command started (a
+background job of a shell script), it stays ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="FILE", default=None, help="TOML file with options (top level or [train])")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue the run in RUN_DIR (e.g. runs/default) from its checkpoints and saved config")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run that RUNS_DIR/NAME already holds (its files are removed once every "
+                             "option and input has been checked, just before the new run starts); without it, "
+                             "reusing a run name is refused")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -76,10 +89,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**overrides)
 
 
+class _FirstInterrupt:
+    """SIGINT handler: the first signal raises KeyboardInterrupt and ignores every later one."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.fired = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
-    from qnewton.train.runner import load_run_config, run_training
+    from qnewton.train.runner import TrainingInterrupted, is_interrupt, load_run_config
 
     resume = args.resume is not None
     if resume:
@@ -87,18 +112,40 @@ def run(args: argparse.Namespace) -> int:
         if given or args.config:
             raise UsageError(f"resume: options cannot change on resume ({', '.join(given) or 'config'}); "
                              "the run's saved config.json is used")
+        if args.overwrite:
+            raise UsageError("--overwrite: cannot be combined with --resume (resume continues a run, overwrite "
+                             "replaces it)")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in args.resume):
+            raise UsageError(f"resume: the folder name must not contain control characters, got {args.resume!r}")
         run_dir = Path(args.resume)
         config = load_run_config(run_dir)
     else:
         config = config_from_args(args)
         run_dir = config.run_dir()
-    echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    handler = _FirstInterrupt()
+    # only in the main thread, and not where SIGINT was ignored on purpose (e.g. a background job)
+    installed = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, handler) if installed else None
     try:
-        report = run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, echo=echo)
-    except KeyboardInterrupt:
-        print(f"qnewton train: interrupted; checkpoint written, continue with: qnewton train --resume {run_dir}",
-              file=sys.stderr)
+        report = _train(config, run_dir, args, resume)
+    except TrainingInterrupted as exc:
+        if exc.resumable:
+            print(f"qnewton train: interrupted; checkpoint written, continue with: qnewton train --resume {run_dir}",
+                  file=sys.stderr)
+        else:
+            print("qnewton train: interrupted before the first checkpoint; nothing was kept (run the same command "
+                  "again to start over)", file=sys.stderr)
         return 130
+    except BaseException as exc:  # Ctrl-C before the run folder was touched (possibly wrapped by torch)
+        if not is_interrupt(exc):
+            raise
+        print("qnewton train: interrupted before the run started; nothing was written", file=sys.stderr)
+        return 130
+    finally:
+        # after a real Ctrl-C the process is about to exit: SIGINT stays ignored (see the module docstring)
+        if installed and not handler.fired:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
     print()
     print(text_table(report))
     print()
@@ -113,3 +160,10 @@ def run(args: argparse.Namespace) -> int:
           f"report.json, <method>/ledger.jsonl, <method>/checkpoint.pt)")
     stopped = any(str(e.get("status", "")).startswith("stopped") for e in report.values())
     return 1 if stopped else 0
+
+
+def _train(config: TrainConfig, run_dir: Path, args: argparse.Namespace, resume: bool) -> dict[str, Any]:
+    from qnewton.train.runner import run_training
+
+    echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    return run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, overwrite=args.overwrite, echo=echo)

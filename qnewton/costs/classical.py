@@ -39,6 +39,18 @@ CLASSICAL_MODEL_KINDS: tuple[str, ...] = ("lu", "cg", "best")
 PROFILE_FORMAT = "qnewton-classical-profile"
 PROFILE_VERSION = 1
 
+#: The trainer's default C of R_c = C N^3 and CG multiply-add rate when no profile is saved, fixed
+#: so that two identical `qnewton train` runs schedule identically (a fit from the wall clock
+#: differs from run to run, e.g. 1.91e-11 and 2.43e-11, and can flip a decision). Measured with
+#: `qnewton calibrate classical --threads 1 --sizes 128,256,384,512,1024 --repeats 5`, three runs
+#: on the idle 2-core development machine (Intel Xeon, load 0.5): C = 2.13e-11, 2.15e-11 and
+#: 1.84e-11 s (the sizes are the trainer's Hessian blocks on digits); CG rate 8.3e8, 6.1e8 and
+#: 9.8e8 multiply-adds/s; the median of each, rounded.
+PINNED_LU_CONSTANT = 2.1e-11
+PINNED_CG_RATE = 8.3e8
+PINNED_SOURCE = ("C = 2.1e-11 s per N^3 and CG rate 8.3e8 multiply-adds/s, medians of `qnewton calibrate "
+                 "classical --threads 1` at N = 128..1024 on the 2-core development machine (docs/training.md)")
+
 QUICK_SIZES: tuple[int, ...] = (128, 256, 384, 512)
 DEFAULT_SIZES: tuple[int, ...] = (250, 500, 1000, 1500, 2000, 3000)
 

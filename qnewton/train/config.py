@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,6 +35,18 @@ ClassicalModelName = Literal["lu", "cg", "best"]
 QuantumSolverName = Literal["emulated", "circuit"]
 CircuitMethodName = Literal["hhl", "qsvt"]
 
+#: Keywords accepted by `classical_constant` and `cg_rate` besides a positive number: "auto" (the
+#: saved profile of `qnewton calibrate classical` if there is one, else the pinned value), "pinned"
+#: (the documented constant of `qnewton.costs.classical`), "profile" (the saved profile, required),
+#: "fit" (a quick measurement now, which differs from run to run).
+COST_SPECS: tuple[str, ...] = ("auto", "pinned", "profile", "fit")
+
+#: A run name is one folder name: letters, digits and . _ + = , @ ~ -, starting with a letter, a
+#: digit or '_' (so never '.', '..', a hidden folder or something that reads as an option), at most
+#: 128 characters. No '/', whitespace or control characters: the name is a path component and is
+#: printed in one-line messages.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+=,@~-]{0,127}")
+
 #: Policy of the scheduler for each Newton method (Q-Newton Sec. V-A baselines).
 POLICY_OF_METHOD: dict[str, str] = {
     "classical": "classical-only",
@@ -51,7 +64,7 @@ class TrainConfig:
     """All options of a training run (see `qnewton train --help`)."""
 
     # run
-    name: str = _opt("default", "run name; files go to RUNS_DIR/NAME/")
+    name: str = _opt("default", "run name (letters, digits and . _ + = , @ ~ -); files go to RUNS_DIR/NAME/")
     runs_dir: str = _opt("runs", "folder that holds the run folders")
     method: MethodSpec = _opt("all", "which method(s) to run; 'all' runs the four with the same seed and data",
                               get_args(MethodSpec))
@@ -95,8 +108,14 @@ class TrainConfig:
                                 get_args(ReadoutName))
     classical_model: ClassicalModelName = _opt("lu", "classical cost model: lu (R_c = C N^3, paper), cg, best",
                                                get_args(ClassicalModelName))
-    classical_constant: float | None = _opt(None, "C in R_c = C N^3; default: saved profile or a quick fit on "
-                                            "this machine (the value used is stored in config.json)")
+    classical_constant: float | str | None = _opt(
+        "auto", "C in R_c = C N^3 (seconds): a number, 'pinned' (2.1e-11, measured at one BLAS thread on the "
+        "development machine, see docs/training.md), 'profile' (saved by `qnewton calibrate classical`), 'fit' (a "
+        "quick measurement now; varies from run to run) or 'auto' (the saved profile if there is one, else pinned); "
+        "the value used and its source are stored in config.json")
+    cg_rate: float | str | None = _opt(
+        "auto", "multiply-adds per second of the CG cost model (--classical-model cg or best): a number, 'pinned' "
+        "(8.3e8), 'profile', 'fit' or 'auto', as for --classical-constant")
     # solvers
     quantum_solver: QuantumSolverName = _opt("emulated", "quantum solver: emulated QLSA or Qiskit circuits",
                                              get_args(QuantumSolverName))
@@ -109,6 +128,8 @@ class TrainConfig:
                                "OpenMP pool and OpenBLAS fighting over the cores; none = the libraries' choice)")
 
     def __post_init__(self) -> None:
+        self.classical_constant = _cost_spec(self.classical_constant)
+        self.cg_rate = _cost_spec(self.cg_rate)
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -120,9 +141,13 @@ class TrainConfig:
             if choices and value not in choices:
                 raise UsageError(f"{f.name}: must be one of {', '.join(map(str, choices))}, got {value!r}")
         _check_str(self.name, "name")
-        if "/" in self.name or self.name in (".", ".."):
-            raise UsageError(f"name: must be a plain folder name, got {self.name!r}")
+        if not NAME_PATTERN.fullmatch(self.name):
+            raise UsageError(f"name: must be 1-128 letters, digits or . _ + = , @ ~ - (starting with a letter, a digit "
+                             f"or _; no '/', spaces or control characters), got {self.name!r}")
         _check_str(self.runs_dir, "runs_dir")
+        _check_printable(self.runs_dir, "runs_dir")
+        if self.data_dir is not None:
+            _check_printable(self.data_dir, "data_dir")
         _check_int(self.seed, "seed", 0)
         if self.data_dir is not None:
             _check_str(self.data_dir, "data_dir")
@@ -150,8 +175,13 @@ class TrainConfig:
         if self.calibration is not None:
             _check_str(self.calibration, "calibration")
         _check_float(self.qlsa_epsilon, "qlsa_epsilon", 0.0, 0.24, open_low=True)
-        if self.classical_constant is not None:
-            _check_float(self.classical_constant, "classical_constant", 0.0, math.inf, open_low=True)
+        for name in ("classical_constant", "cg_rate"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                if value not in COST_SPECS:
+                    raise UsageError(f"{name}: must be a positive number or one of {', '.join(COST_SPECS)}, got {value!r}")
+            else:
+                _check_float(value, name, 0.0, math.inf, open_low=True)
         _check_str(self.circuit_backend, "circuit_backend")
         _check_int(self.max_bad_steps, "max_bad_steps", 1)
         _check_int(self.checkpoint_every, "checkpoint_every", 1)
@@ -215,24 +245,38 @@ class TrainConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
-        """Read a TOML file (keys at top level or under [train]); `overrides` win over the file."""
+        """Read a TOML file (keys at top level or under [train]); `overrides` win over the file.
+
+        Any other table ([other], [train.sub]) is refused with one line naming it: its keys would
+        otherwise be reported as one unknown option named after the table."""
+        from qnewton.jsonutil import read_text_limited
+
         p = Path(path)
+        text = read_text_limited(p, field="config")
         try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"config: file not found: {p}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"config: {p} is not UTF-8 text (TOML files are UTF-8)") from None
+            raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"config: {p} is not valid TOML ({exc})") from None
-        except OSError as exc:
-            raise UsageError(f"config: cannot read {p} ({exc.strerror})") from None
-        if "train" in raw and isinstance(raw["train"], dict):
+        except RecursionError:
+            raise UsageError(f"config: {p} nests arrays or tables too deeply") from None
+        if "train" in raw:
+            if not isinstance(raw["train"], dict):
+                raise UsageError(f"config: {p}: 'train' must be the table [train], got a {type(raw['train']).__name__}")
+            tables = sorted(k for k, v in raw.items() if k != "train" and isinstance(v, dict))
+            if tables:
+                raise UsageError(f"config: {p} has a table [{tables[0]}]; options go at the top level or under [train], "
+                                 "and no other table is read")
             others = sorted(k for k in raw if k != "train")
             if others:
                 raise UsageError(f"config: {p} sets options both at the top level ({', '.join(others)}) and "
                                  "under [train]; put them in one place")
-            raw = raw["train"]
+            raw, prefix = raw["train"], "train."
+        else:
+            prefix = ""
+        tables = sorted(k for k, v in raw.items() if isinstance(v, dict))
+        if tables:
+            raise UsageError(f"config: {p} has a table [{prefix}{tables[0]}]; options go at the top level or under "
+                             "[train], and no other table is read")
         merged = {**raw, **overrides}
         return cls.from_dict(merged, origin=str(p))
 
@@ -248,6 +292,29 @@ def option_help(name: str) -> str:
 def _check_str(value: Any, name: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{name}: must be a non-empty string, got {value!r}")
+
+
+def _check_printable(value: str, name: str) -> None:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise UsageError(f"{name}: must not contain control characters (newline, tab, ...), got {value!r}")
+
+
+def _cost_spec(value: Any) -> Any:
+    """`classical_constant` / `cg_rate` as given: None means "auto", a numeric string or an integer
+    becomes a float, a keyword stays (validated in `validate`)."""
+    if value is None:
+        return "auto"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in COST_SPECS:
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _check_bool(value: Any, name: str) -> None:

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qnewton.files import write_text_atomic
 from qnewton.train.ledger import json_ready
 
 
@@ -139,9 +140,10 @@ def verdict(report: dict[str, Any], target: float) -> list[str]:
 
 
 def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any], notes: list[str] | None = None) -> None:
-    """Write report.json (the dict as is, non-finite floats as strings) and report.md into run_dir."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n")
+    """Write report.json (the dict as is, non-finite floats as strings) and report.md into run_dir,
+    each atomically (a reader never sees half a report)."""
+    write_text_atomic(run_dir / "report.json", json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n",
+                      field="runs_dir", make_parents=True)
     target = float(config.get("target_accuracy", 0.0))
     lines = [
         f"# qnewton train: run `{config.get('name')}`",
@@ -165,4 +167,4 @@ def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any],
             lines.append(f"- {method}: {entry.get('status')}")
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(run_dir / "report.md", "\n".join(lines) + "\n", field="runs_dir", make_parents=True)
