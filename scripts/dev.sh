@@ -35,7 +35,12 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
     setup) setup ;;
-    train) setup; exec "$VENV/bin/qnewton" train "$@" ;;
+    train)
+        setup
+        # The main job with no arguments: a fresh run folder each time (runs/main-<UTC time>), so a
+        # second call neither fails on the existing run nor replaces it.
+        if [ $# -eq 0 ]; then set -- --name "main-$(date -u +%Y%m%d-%H%M%S)"; fi
+        exec "$VENV/bin/qnewton" train "$@" ;;
     test) setup; exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@" ;;
     test-slow) setup; exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m slow "$@" ;;
     *) echo "usage: bash scripts/dev.sh {setup|train|test|test-slow} [ARGS]" >&2; exit 2 ;;

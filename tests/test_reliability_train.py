@@ -464,7 +464,7 @@ def test_sigint_handler_is_restored_and_an_ignored_sigint_stays_ignored(tmp_path
     argv = ["train", "--runs-dir", str(tmp_path), *TINY, "--method", "sgd", "--steps", "1"]
     before = signal.getsignal(signal.SIGINT)
     assert main([*argv, "--name", "a"]) == 0
-    assert isinstance(seen[-1], cli_train._FirstInterrupt)  # Ctrl-C handled during the run
+    assert getattr(seen[-1], "__name__", "") == "_first"  # Ctrl-C handled by the CLI during the run
     assert signal.getsignal(signal.SIGINT) is before  # and the caller's handler back afterwards
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a background job of a shell script
     try:

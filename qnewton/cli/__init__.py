@@ -62,8 +62,8 @@ class _Signals:
 
     The first signal raises KeyboardInterrupt (Ctrl-C) or `Terminated` (SIGTERM), so the
     command unwinds through its cleanup. From then on, repeated signals are ignored so that a
-    second Ctrl-C cannot break that cleanup (or interpreter exit) half-way with a traceback; a
-    third one ends the process at once. Signals the parent process told us to ignore stay
+    second Ctrl-C cannot break that cleanup (a checkpoint or result being written, or interpreter
+    exit) half-way with a traceback; a hung cleanup still ends with SIGKILL. Signals the parent process told us to ignore stay
     ignored; nothing is installed outside the main thread.
     """
 
@@ -71,7 +71,6 @@ class _Signals:
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.repeats = 0
         self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -86,14 +85,11 @@ class _Signals:
 
     def _first(self, signum: int, frame: object) -> None:
         self.received = signum
+        # SIG_IGN, not a Python function: Python resets its own handlers to the default while the
+        # interpreter shuts down, and a signal arriving then would kill the process mid-exit.
         for sig in self.previous:
-            signal.signal(sig, self._again)
+            signal.signal(sig, signal.SIG_IGN)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-    def _again(self, signum: int, frame: object) -> None:
-        self.repeats += 1
-        if self.repeats >= 2:
-            os._exit(self.exit_code)
 
     @property
     def exit_code(self) -> int:

@@ -5,20 +5,18 @@ the defaults can never drift apart). Precedence: flags > `--config FILE` > defau
 `--resume runs/NAME` continues an interrupted run with its saved config; `--overwrite` replaces the
 run a folder already holds (without either, reusing a run name is refused).
 
-Ctrl-C: the first one stops the run (a checkpoint is written) and exit code is 130; from then on
-SIGINT is ignored, so a second Ctrl-C can neither tear the checkpoint being written nor interrupt
-the interpreter's exit handlers (torch's library finalizers printed "Exception ignored in atexit
-callback" tracebacks when it did). Where SIGINT was already ignored when the command started (a
-background job of a shell script), it stays ignored.
+Ctrl-C (or SIGTERM): the first one stops the run (a checkpoint is written) and the exit code is
+130 (143); `qnewton.cli.main` ignores every later one, so a second Ctrl-C can neither tear the
+checkpoint being written nor interrupt the interpreter's exit handlers (torch's library finalizers
+printed "Exception ignored in atexit callback" tracebacks when it did). Where SIGINT was already
+ignored when the command started (a background job of a shell script), it stays ignored.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import textwrap
-import threading
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -89,18 +87,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**overrides)
 
 
-class _FirstInterrupt:
-    """SIGINT handler: the first signal raises KeyboardInterrupt and ignores every later one."""
-
-    def __init__(self) -> None:
-        self.fired = False
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        self.fired = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
@@ -122,11 +108,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
         run_dir = config.run_dir()
-    handler = _FirstInterrupt()
-    # only in the main thread, and not where SIGINT was ignored on purpose (e.g. a background job)
-    installed = (threading.current_thread() is threading.main_thread()
-                 and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
-    previous = signal.signal(signal.SIGINT, handler) if installed else None
+    # Ctrl-C and SIGTERM: `qnewton.cli.main` raises KeyboardInterrupt on the first signal and
+    # ignores the later ones, so the checkpoint write below is never cut short.
     try:
         report = _train(config, run_dir, args, resume)
     except TrainingInterrupted as exc:
@@ -142,10 +125,6 @@ def run(args: argparse.Namespace) -> int:
             raise
         print("qnewton train: interrupted before the run started; nothing was written", file=sys.stderr)
         return 130
-    finally:
-        # after a real Ctrl-C the process is about to exit: SIGINT stays ignored (see the module docstring)
-        if installed and not handler.fired:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
     print()
     print(text_table(report))
     print()
