@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from qnewton.curvature import curvature, make_blocks
 from qnewton.train.models import MLP
-from qnewton.train.newton import NewtonStep
+from qnewton.newton import NewtonStep
 
 
 def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[float, int]:
@@ -46,7 +46,7 @@ def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[
 def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
     from qnewton.costs.classical import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
-    from qnewton.scheduler import Scheduler
+    from qnewton.newton import Scheduler
     from qnewton.solvers.classical import ClassicalSolver
     from qnewton.solvers.emulated import EmulatedQLSASolver
 

@@ -154,7 +154,7 @@ def test_profiles_feed_the_scheduler() -> None:
     """The same 16 x 16 system: attosecond -> quantum, ibm_sherbrooke (calibrated) -> classical."""
     from qnewton.costs.classical import LUCostModel
     from qnewton.costs.quantum import QuantumCostModel
-    from qnewton.scheduler import Scheduler
+    from qnewton.newton import Scheduler
 
     A = representative_matrix(16, 4, seed=1)
     classical = LUCostModel(2.25e-11, source="test constant")

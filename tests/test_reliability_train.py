@@ -410,9 +410,11 @@ def test_cost_sources_are_recorded_and_resume_reuses_the_numbers(tmp_path, monke
 def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
     # A KeyboardInterrupt raised while torch runs Python code from C++ (functorch, TorchScript)
     # comes back as a RuntimeError; it must stop the run like Ctrl-C, with a checkpoint.
+    import qnewton.curvature.hessian as hessian
+    import qnewton.train.method_run as method_run
     import qnewton.train.runner as runner
 
-    real = runner.curvature
+    real = hessian.curvature
     calls = []
 
     def cut(*args, **kwargs):
@@ -422,7 +424,7 @@ def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
                                "RuntimeError: KeyboardInterrupt: <EMPTY MESSAGE>")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "curvature", cut)
+    monkeypatch.setattr(hessian, "curvature", cut)  # what the exact-Hessian curvature calls
     cfg = TrainConfig(runs_dir=str(tmp_path), name="w", method="qnewton", hidden="4", train_limit=100, steps=8,
                       sgd_steps=2, batch_size=16, classical_constant=1e-10)
     with pytest.raises(runner.TrainingInterrupted) as info:
@@ -436,7 +438,7 @@ def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(runner, "curvature", broken)  # any other error is not an interrupt
+    monkeypatch.setattr(hessian, "curvature", broken)  # any other error is not an interrupt
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run_training(cfg.replace(name="other"))
     try:
@@ -445,7 +447,7 @@ def test_ctrl_c_wrapped_by_torch_still_checkpoints(tmp_path, monkeypatch):
         try:
             raise RuntimeError("INTERNAL ASSERT FAILED")  # raised while unwinding from Ctrl-C
         except RuntimeError as exc:
-            assert runner.is_interrupt(exc)
+            assert method_run.is_interrupt(exc)
 
 
 def test_sigint_handler_is_restored_and_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from qnewton.costs.classical import CGCostModel, LUCostModel
 from qnewton.costs.quantum import QuantumCostModel, expected_queries
 from qnewton.costs.query_time import GateTimeModel
 from qnewton.errors import UsageError
-from qnewton.scheduler import Scheduler
+from qnewton.newton import Scheduler
 
 
 def spd(n, kappa, rng):

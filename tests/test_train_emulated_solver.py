@@ -63,7 +63,7 @@ def test_modeled_seconds_count_the_readout_once(rng):
     from qnewton.costs.classical import LUCostModel
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.costs.query_time import GateTimeModel
-    from qnewton.scheduler import Scheduler
+    from qnewton.newton import Scheduler
 
     A = np.diag(np.linspace(1.0, 4.0, 8))
     q = QuantumCostModel(query_time=GateTimeModel(1e-9), readout="swap-test", readout_precision=0.1)

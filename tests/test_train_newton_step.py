@@ -8,11 +8,13 @@ import torch
 from qnewton.costs.classical import LUCostModel
 from qnewton.costs.quantum import QuantumCostModel
 from qnewton.costs.query_time import GateTimeModel
+from qnewton.curvature import Batch, BatchClosure
+from qnewton.errors import UsageError
 from qnewton.optim import QNewton
-from qnewton.scheduler import Scheduler
+from qnewton.newton import Scheduler
 from qnewton.solvers.classical import ClassicalSolver
 from qnewton.solvers.emulated import EmulatedQLSASolver
-from qnewton.train.newton import NewtonStep
+from qnewton.newton import NewtonStep
 
 
 def _step(policy, gate_time=1e-18, *, eps=0.0, sparsity=10**6, eps_q=0.0, C=1e-10):
@@ -44,24 +46,61 @@ def test_one_newton_step_lands_on_quadratic_minimum(rng, policy):
     assert res.decision_counts[expected] == 1
 
 
+class _Quadratic(torch.nn.Module):
+    """J(theta) = 1/2 theta^T Q theta - b^T theta over two parameter tensors (the batch is ignored)."""
+
+    def __init__(self, Q: np.ndarray, b: np.ndarray) -> None:
+        super().__init__()
+        self.Q, self.b = torch.tensor(Q), torch.tensor(b)
+        self.w = torch.nn.Parameter(torch.randn(4, dtype=torch.float64))
+        self.v = torch.nn.Parameter(torch.randn(2, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = torch.cat([self.w, self.v])
+        return 0.5 * t @ self.Q @ t - self.b @ t
+
+
+def _closure(model: torch.nn.Module) -> BatchClosure:
+    return BatchClosure(model, Batch(torch.zeros(1), torch.zeros(1), loss_fn=lambda out, y: out))
+
+
 def test_qnewton_optimizer_one_step_and_state_dict(rng):
     Q, b = _quadratic(rng, 6)
-    Qt, bt = torch.tensor(Q), torch.tensor(b)
-    w = torch.nn.Parameter(torch.randn(4, dtype=torch.float64))
-    v = torch.nn.Parameter(torch.randn(2, dtype=torch.float64))
-
-    def closure():
-        t = torch.cat([w, v])
-        return 0.5 * t @ Qt @ t - bt @ t
-
-    opt = QNewton([w, v], _step("classical-only"), lr=1.0)
-    opt.step(closure)
-    assert np.allclose(torch.cat([w, v]).detach().numpy(), np.linalg.solve(Q, b), atol=1e-10)
+    model = _Quadratic(Q, b)
+    opt = QNewton(model, _step("classical-only"), lr=1.0, blocks="full")
+    opt.step(_closure(model))
+    theta = torch.cat([model.w, model.v]).detach().numpy()
+    assert np.allclose(theta, np.linalg.solve(Q, b), atol=1e-10)  # one Newton step solves a quadratic
+    assert opt.last_report is not None and opt.last_report.phase == "newton"
+    assert opt.last_report.decision_counts == {"quantum": 0, "classical": 1}
     sd = opt.state_dict()
-    opt2 = QNewton([w, v], _step("classical-only"), lr=1.0)
+    assert sd["steps_done"] == 1
+    opt2 = QNewton(model, _step("classical-only"), lr=1.0, blocks="full")
     opt2.load_state_dict(sd)
-    assert opt2.state_dict()["state"] == sd["state"]
-    assert sd["state"]["qnewton"]["steps"] == 1 and sd["state"]["qnewton"]["decisions_classical"] == 1
+    assert opt2.steps_done == 1 and opt2.state_dict()["base"] == sd["base"]
+    with pytest.raises(ValueError):
+        opt2.load_state_dict({"state": {}, "param_groups": []})
+
+
+def test_qnewton_warmup_steps_are_sgd_then_newton(rng):
+    Q, b = _quadratic(rng, 6)
+    model = _Quadratic(Q, b)
+    theta0 = torch.cat([model.w, model.v]).detach().clone()
+    opt = QNewton(model, _step("classical-only"), lr=1.0, blocks="tensor", warmup_steps=1, warmup_lr=0.01)
+    opt.step(_closure(model))
+    assert opt.last_report.phase == "sgd"
+    grad = torch.tensor(Q) @ theta0 - torch.tensor(b)
+    assert torch.allclose(torch.cat([model.w, model.v]).detach(), theta0 - 0.01 * grad)
+    opt.step(_closure(model))
+    assert opt.last_report.phase == "newton" and len(opt.last_report.blocks) == 2  # one block per tensor
+
+
+def test_qnewton_needs_a_batch_closure(rng):
+    Q, b = _quadratic(rng, 6)
+    model = _Quadratic(Q, b)
+    opt = QNewton(model, _step("classical-only"))
+    with pytest.raises(UsageError, match="BatchClosure"):
+        opt.step(lambda: model(torch.zeros(1)))
 
 
 def test_decision_flips_with_gate_time(rng):

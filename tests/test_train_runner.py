@@ -8,7 +8,9 @@ import torch
 
 from qnewton.train.checkpoint import load_checkpoint
 from qnewton.train.config import TrainConfig
-from qnewton.train.runner import MethodRun, load_run_config, run_training
+from qnewton.train.method_run import MethodRun
+from qnewton.train.resume import load_run_config
+from qnewton.train.runner import run_training
 
 TINY = dict(hidden="4", train_limit=300, steps=8, sgd_steps=3, batch_size=32, eval_every=2, blocks="tensor",
             classical_constant=1e-10, target_accuracy=1.0, exact_kappa_max_n=64, checkpoint_every=3)
@@ -125,7 +127,7 @@ def test_cg_classical_model_uses_the_qlsa_tolerance(tmp_path, monkeypatch):
     import json as _json
     import math
 
-    from qnewton.train.runner import resolve_classical_model
+    from qnewton.train.setup import resolve_classical_model
 
     profile = tmp_path / "classical.json"
     profile.write_text(_json.dumps({"format": "qnewton-classical-profile", "version": 1,

@@ -90,7 +90,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
-    from qnewton.train.runner import TrainingInterrupted, is_interrupt, load_run_config
+    from qnewton.train.method_run import is_interrupt
+    from qnewton.train.resume import load_run_config
+    from qnewton.train.runner import TrainingInterrupted
 
     resume = args.resume is not None
     if resume:

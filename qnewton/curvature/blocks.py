@@ -5,20 +5,22 @@ blocks for large models. A block is a named list of parameter tensors; its Hessi
 diagonal block d^2 L / d theta_B^2 of the full Hessian, and solving block by block is the
 block-diagonal (Jacobi) approximation of the full Newton system.
 
-"full": one block with every parameter. "layer": one block per module owning parameters
-(weight and bias of a Linear together). "tensor": one block per parameter tensor.
+"full": one block with every parameter. "layer": one block per module that owns parameters
+directly (found by walking `model.named_modules()`, so weight and bias of a Linear, an Embedding's
+table, or an attention projection form one block whatever the parameter names look like).
+"tensor": one block per parameter tensor. Each block records the type of the module that owns it
+(`Block.module`), which curvatures with layer structure (e.g. Kronecker factors) need.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 from torch import nn
 
+from qnewton.enums import BlockKind, choices
 from qnewton.errors import UsageError
 
-BlockMode = Literal["full", "layer", "tensor"]
+BlockMode = BlockKind
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Block:
     name: str
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
+    module: str = ""  # type name of the owning module ("Linear", ...); "" for a block of several modules
 
     @property
     def size(self) -> int:
@@ -41,19 +44,27 @@ class Block:
         return total
 
 
-def make_blocks(model: nn.Module, mode: BlockMode = "full") -> list[Block]:
-    """Split model's trainable parameters into blocks (see module docstring)."""
+def make_blocks(model: nn.Module, mode: BlockKind | str = BlockKind.FULL) -> list[Block]:
+    """Split model's trainable parameters into blocks (see module docstring), in the order of
+    `model.named_parameters()`."""
+    if mode not in choices(BlockKind):
+        raise UsageError(f"blocks: must be one of {', '.join(choices(BlockKind))}, got {mode!r}")
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
         raise UsageError("model: has no trainable parameters")
-    if mode == "full":
+    owner_type: dict[str, str] = {}
+    owner_of: dict[str, str] = {}
+    for module_name, module in model.named_modules():
+        for pname, p in module.named_parameters(recurse=False):
+            full = f"{module_name}.{pname}" if module_name else pname
+            owner_of[full] = module_name
+            owner_type[full] = type(module).__name__
+    if mode == BlockKind.FULL:
         return [Block("all", tuple(n for n, _ in params), tuple(tuple(p.shape) for _, p in params))]
-    if mode == "tensor":
-        return [Block(n, (n,), (tuple(p.shape),)) for n, p in params]
-    if mode == "layer":
-        groups: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
-        for n, p in params:
-            owner = n.rsplit(".", 1)[0] if "." in n else n
-            groups.setdefault(owner, []).append((n, tuple(p.shape)))
-        return [Block(owner, tuple(n for n, _ in items), tuple(s for _, s in items)) for owner, items in groups.items()]
-    raise UsageError(f"blocks: must be full, layer or tensor, got {mode!r}")
+    if mode == BlockKind.TENSOR:
+        return [Block(n, (n,), (tuple(p.shape),), owner_type.get(n, "")) for n, p in params]
+    groups: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for n, p in params:
+        groups.setdefault(owner_of.get(n, n), []).append((n, tuple(p.shape)))
+    return [Block(owner or "root", tuple(n for n, _ in items), tuple(s for _, s in items), owner_type.get(items[0][0], ""))
+            for owner, items in groups.items()]

@@ -11,14 +11,15 @@ the symmetrization changes nothing but rounding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, jacfwd, jacrev
 
+from qnewton.curvature.base import Batch, BlockCurvature, cross_entropy
 from qnewton.curvature.blocks import Block
+from qnewton.enums import CurvatureKind
 
 
 #: `chunk_size="auto"`: blocks above AUTO_CHUNK_THRESHOLD parameters use chunked reverse-over-reverse
@@ -27,21 +28,6 @@ from qnewton.curvature.blocks import Block
 AUTO_CHUNK = "auto"
 AUTO_CHUNK_THRESHOLD = 4096
 AUTO_CHUNK_SIZE = 2048
-
-
-@dataclass
-class BlockCurvature:
-    """Loss value, gradient g (N,) and exactly symmetric Hessian H (N, N) of one block."""
-
-    block: Block
-    loss: float
-    g: torch.Tensor
-    H: torch.Tensor
-
-
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of `logits` against integer labels `y` (the training loss J)."""
-    return torch.nn.functional.cross_entropy(logits, y)
 
 
 def symmetrize(H: torch.Tensor) -> torch.Tensor:
@@ -119,6 +105,25 @@ def curvature(
 ) -> list[BlockCurvature]:
     """`block_curvature` for each block (the diagonal blocks of the full Hessian)."""
     return [block_curvature(model, b, x, y, dtype, loss_fn, chunk_size) for b in blocks]
+
+
+class ExactHessian:
+    """The exact Hessian of the mini-batch loss per block (the `hessian` curvature kind).
+
+    dtype: the dtype of the computation (float64 default; float32 halves memory and time).
+    chunk_size: None (forward-over-reverse over all basis vectors at once), an int, or "auto"
+    (chunked reverse-over-reverse above AUTO_CHUNK_THRESHOLD parameters)."""
+
+    kind = CurvatureKind.HESSIAN.value
+
+    def __init__(self, dtype: torch.dtype = torch.float64, chunk_size: int | str | None = AUTO_CHUNK) -> None:
+        if dtype not in (torch.float64, torch.float32):
+            raise ValueError(f"dtype: must be torch.float64 or torch.float32, got {dtype}")
+        self.dtype = dtype
+        self.chunk_size = chunk_size
+
+    def __call__(self, model: nn.Module, batch: Batch, blocks: Sequence[Block]) -> list[BlockCurvature]:
+        return curvature(model, blocks, batch.inputs, batch.targets, self.dtype, batch.loss_fn, self.chunk_size)
 
 
 def dense_reference_hessian(

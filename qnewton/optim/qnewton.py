@@ -1,73 +1,172 @@
 """`QNewton`: the Q-Newton step as a torch.optim.Optimizer (paper Algorithm 2).
 
-Each parameter group is one Hessian block. `step(closure)` calls the closure (which must return
-the loss with its autograd graph, without calling backward), computes per group the gradient g
-and the exact Hessian H (double backward: the rows of H are Hessian-vector products with the
-unit vectors, batched with `is_grads_batched`), symmetrizes H <- (H + H^T)/2, hands (H, g) to a
-`qnewton.train.newton.NewtonStep` (regularize, prune, kappa, schedule, solve, safeguard) and
-applies theta <- theta - lr * x. The trainer (`qnewton.train.runner`) drives the same NewtonStep
-directly with the torch.func curvature; this class is for using Q-Newton in one's own loop.
+The one Newton update of the project: the trainer (`qnewton.train`) and users' own loops both
+call `step(closure)`. Each parameter group is one curvature block (`qnewton.curvature.blocks`).
+`step(closure)` needs the batch, so `closure` is a `qnewton.curvature.BatchClosure`:
 
-`state_dict()` / `load_state_dict()` round-trip the step counter and the last step's decision
-counts (the base class handles the rest).
+- the first `warmup_steps` steps are plain SGD (paper Sec. IV-B: K steps of SGD before Newton),
+  at `warmup_lr` with `momentum`, through an inner `torch.optim.SGD`;
+- later steps compute per block the gradient g_B and the curvature H_B (`curvature`, default the
+  exact Hessian), hand them to a `qnewton.newton.NewtonStep` (regularize, prune, kappa, schedule,
+  solve, safeguard) and apply theta_B <- theta_B - lr x_B (Algorithm 2 line 17);
+- a non-finite loss, gradient or curvature skips the update (recorded in the step report).
+
+The emulated QLSA's noise is reseeded per step and block from `noise_seed` + [step, block], so
+a step's noise depends on the seed and the step index only; runs and resumed runs repeat bit for
+bit. `state_dict()` holds the inner SGD state and the step counter besides the base state.
+After each step `last_report` is a `StepReport` (MEASURED stage seconds, MODELED quantum seconds,
+decisions, per-block ledger records).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import math
+import time
+from typing import Any, Sequence
 
 import torch
+from torch import nn
 from torch.optim import Optimizer
 
+from qnewton.curvature.base import BatchClosure, Curvature
+from qnewton.curvature.blocks import Block, make_blocks
+from qnewton.curvature.registry import make_curvature
+from qnewton.enums import BlockKind, SolverKind
 from qnewton.errors import UsageError
-from qnewton.train.newton import NewtonResult, NewtonStep
+from qnewton.newton.step import NewtonStep
+from qnewton.optim.step_report import StepReport, empty_stages
 
 
-def group_hessian(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradient (N,) and exactly symmetric Hessian (N, N) of `loss` over `params`, float64."""
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    n = flat.numel()
-    eye = torch.eye(n, dtype=flat.dtype, device=flat.device)
-    rows = torch.autograd.grad(flat, params, grad_outputs=eye, retain_graph=True, is_grads_batched=True,
-                               allow_unused=True)
-    H = torch.cat([(r if r is not None else torch.zeros((n, *p.shape), dtype=flat.dtype)).reshape(n, -1)
-                   for r, p in zip(rows, params)], dim=1).detach().double()
-    return flat.detach().double(), (H + H.T) * 0.5
+def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{name}: must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(f"{name}: must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
 
 
 class QNewton(Optimizer):
     """Newton's method with Q-Newton's hybrid quantum-classical inversion, one block per group."""
 
-    def __init__(self, params: Iterable[Any], newton_step: NewtonStep, lr: float = 1.0) -> None:
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-            raise UsageError(f"lr: must be a positive number, got {lr!r}")
+    def __init__(
+        self,
+        model: nn.Module,
+        newton_step: NewtonStep,
+        *,
+        lr: float = 1.0,
+        blocks: BlockKind | str | Sequence[Block] = BlockKind.TENSOR,
+        curvature: Curvature | str = "hessian",
+        warmup_steps: int = 0,
+        warmup_lr: float = 0.1,
+        momentum: float = 0.0,
+        noise_seed: Sequence[int] | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise UsageError(f"model: must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(newton_step, NewtonStep):
-            raise UsageError("newton_step: must be a qnewton.train.newton.NewtonStep")
-        super().__init__(params, {"lr": float(lr)})
+            raise UsageError("newton_step: must be a qnewton.newton.NewtonStep")
+        lr = _positive("lr", lr)
+        warmup_lr = _positive("warmup_lr", warmup_lr)
+        momentum = _positive("momentum", momentum, allow_zero=True)
+        if momentum >= 1:
+            raise UsageError(f"momentum: must lie in [0, 1), got {momentum!r}")
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise UsageError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
+        self.blocks: list[Block] = make_blocks(model, blocks) if isinstance(blocks, str) else list(blocks)
+        self.curvature: Curvature = make_curvature(curvature) if isinstance(curvature, str) else curvature
+        params = dict(model.named_parameters())
+        groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.blocks]
+        super().__init__(groups, {"lr": lr})
+        self.model = model
         self.newton_step = newton_step
-        self.last_result: NewtonResult | None = None
+        self.warmup_steps = warmup_steps
+        self.noise_seed = None if noise_seed is None else [int(v) for v in noise_seed]
+        self.warmup = torch.optim.SGD(model.parameters(), lr=warmup_lr, momentum=momentum)
+        self.steps_done = 0
+        self.last_report: StepReport | None = None
 
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        """Base optimizer state plus the warm-up SGD state and the number of steps taken."""
+        return {"base": super().state_dict(), "warmup": self.warmup.state_dict(), "steps_done": self.steps_done}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+        """Inverse of `state_dict` (ValueError on a state of another shape)."""
+        if not isinstance(state_dict, dict) or set(state_dict) != {"base", "warmup", "steps_done"}:
+            raise ValueError("not a QNewton state (expected keys base, warmup, steps_done)")
+        steps = state_dict["steps_done"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps_done: must be an integer >= 0, got {steps!r}")
+        super().load_state_dict(state_dict["base"])
+        self.warmup.load_state_dict(state_dict["warmup"])
+        self.steps_done = steps
+
+    # ------------------------------------------------------------------ the step
     @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
-        """One Q-Newton step on every parameter group; `closure` returns the loss with its graph. Returns the loss."""
-        if closure is None:
-            raise UsageError("closure: QNewton needs a closure that returns the loss (with graph)")
+    def step(self, closure: BatchClosure | None = None) -> torch.Tensor:  # type: ignore[override]
+        """One step (warm-up SGD or Algorithm 2) on the batch of `closure`; returns the loss."""
+        if not isinstance(closure, BatchClosure):
+            raise UsageError("closure: QNewton needs a qnewton.curvature.BatchClosure (model and batch)")
+        index = self.steps_done
+        self.steps_done += 1
+        if index < self.warmup_steps:
+            report, loss = self._sgd_step(closure)
+        else:
+            report, loss = self._newton_step(closure, index)
+        self.last_report = report
+        return loss
+
+    def _sgd_step(self, closure: BatchClosure) -> tuple[StepReport, torch.Tensor]:
+        report = StepReport(phase="sgd")
+        t0 = time.perf_counter()
+        loss = closure()
+        report.measured_seconds["forward_backward"] = time.perf_counter() - t0
+        if not math.isfinite(float(loss)):
+            report.skipped = "non-finite loss"
+        elif not all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in self.model.parameters()):
+            report.skipped = "non-finite gradient"
+        else:
+            t1 = time.perf_counter()
+            self.warmup.step()
+            report.measured_seconds["update"] = time.perf_counter() - t1
+        return report, loss
+
+    def _newton_step(self, closure: BatchClosure, index: int) -> tuple[StepReport, torch.Tensor]:
+        report = StepReport(phase="newton", measured_seconds=empty_stages())
+        seconds = report.measured_seconds
+        t0 = time.perf_counter()
+        loss = closure.forward()
+        seconds["forward_backward"] = time.perf_counter() - t0
+        if not math.isfinite(float(loss)):
+            report.skipped = "non-finite loss"
+            return report, loss
+        t1 = time.perf_counter()
         with torch.enable_grad():
-            loss = closure()
-            curv = [group_hessian(loss, [p for p in group["params"] if p.requires_grad]) for group in self.param_groups]
-        result = self.newton_step.compute([H.numpy() for _, H in curv], [g.numpy() for g, _ in curv])
+            curv = self.curvature(self.model, closure.batch, self.blocks)
+        seconds["hessian"] = time.perf_counter() - t1
+        if not all(math.isfinite(c.loss) and bool(torch.isfinite(c.H).all()) and bool(torch.isfinite(c.g).all())
+                   for c in curv):
+            report.skipped = "non-finite Hessian or gradient"
+            return report, loss
+        noise = None if self.noise_seed is None else [*self.noise_seed, index]
+        result = self.newton_step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv],
+                                          noise_seed=noise, names=[b.name for b in self.blocks])
+        for key, value in result.measured_seconds.items():
+            seconds[key] += value
+        t2 = time.perf_counter()
         for group, x in zip(self.param_groups, result.directions):
             offset = 0
             for p in group["params"]:
-                if not p.requires_grad:
-                    continue
                 n = p.numel()
                 p.sub_(group["lr"] * torch.as_tensor(x[offset:offset + n], dtype=p.dtype).reshape(p.shape))
                 offset += n
-        state = self.state.setdefault("qnewton", {})  # type: ignore[call-overload]
-        state["steps"] = int(state.get("steps", 0)) + 1
-        for k, v in result.decision_counts.items():
-            state[f"decisions_{k}"] = int(state.get(f"decisions_{k}", 0)) + v
-        self.last_result = result
-        return loss.detach()
+        seconds["update"] = time.perf_counter() - t2
+        modeled = [b["modeled_quantum_seconds"] for b in result.blocks]
+        report.modeled_quantum_seconds = sum(v for v in modeled if math.isfinite(v))
+        report.infinite_cost_inversions = sum(1 for v in modeled if not math.isfinite(v))
+        report.emulation_measured_seconds = sum(b["solve_measured_seconds"] for b in result.blocks
+                                                if b["decision"] == SolverKind.QUANTUM)
+        report.decision_counts = dict(result.decision_counts)
+        report.blocks = result.blocks
+        report.safeguards = result.safeguards
+        return report, loss

@@ -1,7 +1,7 @@
 """Checkpoints: everything a method needs to continue bit for bit, in a file that cannot run code.
 
 A checkpoint (torch.save, `runs/<name>/<method>/checkpoint.pt`) holds the format tag, the index of
-the next step, the model's state_dict, the SGD optimizer's state_dict, the method's running totals
+the next step, the model's state_dict, the method's optimizer state_dict (key "optimizer"), the method's running totals
 and the RNG states (torch CPU generator, numpy's legacy global state, Python's `random`). The
 trainer draws mini-batches and emulated-QLSA noise from generators seeded by (seed, step), so the
 saved RNG states are a second line of defence, restored on resume all the same.

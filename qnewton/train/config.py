@@ -23,8 +23,6 @@ from typing import Any, Literal, get_args
 from qnewton.errors import UsageError
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
-METHODS: tuple[str, ...] = ("sgd", "classical", "quantum", "qnewton")
-MethodSpec = Literal["all", "sgd", "classical", "quantum", "qnewton"]
 DataName = Literal["digits", "mnist"]
 BlocksName = Literal["full", "layer", "tensor"]
 KappaMethod = Literal["bound", "lanczos", "exact"]
@@ -47,14 +45,6 @@ COST_SPECS: tuple[str, ...] = ("auto", "pinned", "profile", "fit")
 #: printed in one-line messages.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+=,@~-]{0,127}")
 
-#: Policy of the scheduler for each Newton method (Q-Newton Sec. V-A baselines).
-POLICY_OF_METHOD: dict[str, str] = {
-    "classical": "classical-only",
-    "quantum": "quantum-only",
-    "qnewton": "hybrid",
-}
-
-
 def _opt(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any:
     return field(default=default, metadata={"help": help, "choices": choices})
 
@@ -66,8 +56,9 @@ class TrainConfig:
     # run
     name: str = _opt("default", "run name (letters, digits and . _ + = , @ ~ -); files go to RUNS_DIR/NAME/")
     runs_dir: str = _opt("runs", "folder that holds the run folders")
-    method: MethodSpec = _opt("all", "which method(s) to run; 'all' runs the four with the same seed and data",
-                              get_args(MethodSpec))
+    method: str = _opt("all", "which method(s) to run: a registered method name (qnewton.methods; see --help), "
+                       "several separated by commas, or 'all' for sgd, classical, quantum and qnewton with the same "
+                       "seed and data")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
     data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, or MNIST IDX files", get_args(DataName))
@@ -140,6 +131,15 @@ class TrainConfig:
             value = getattr(self, f.name)
             if choices and value not in choices:
                 raise UsageError(f"{f.name}: must be one of {', '.join(map(str, choices))}, got {value!r}")
+        _check_str(self.method, "method")
+        if self.method != "all":
+            from qnewton.methods import get_method
+
+            names = self.methods()
+            if any(not n for n in names) or len(set(names)) != len(names):
+                raise UsageError(f"method: a comma-separated list of distinct method names, got {self.method!r}")
+            for n in names:
+                get_method(n)  # one line naming the known methods
         _check_str(self.name, "name")
         if not NAME_PATTERN.fullmatch(self.name):
             raise UsageError(f"name: must be 1-128 letters, digits or . _ + = , @ ~ - (starting with a letter, a digit "
@@ -208,8 +208,18 @@ class TrainConfig:
         return tuple(out)
 
     def methods(self) -> tuple[str, ...]:
-        """The methods this run trains, in table order ("all" expands to the four)."""
-        return METHODS if self.method == "all" else (self.method,)
+        """The methods this run trains, in order ("all" expands to the registry's comparison set)."""
+        from qnewton.methods import all_methods
+
+        if self.method == "all":
+            return all_methods()
+        return tuple(m.strip() for m in self.method.split(","))
+
+    def uses_curvature(self) -> bool:
+        """True when some method of the run inverts curvature blocks (needs cost models)."""
+        from qnewton.methods import get_method
+
+        return any(get_method(m).uses_curvature for m in self.methods())
 
     def run_dir(self) -> Path:
         """RUNS_DIR/NAME, the folder this run writes."""

@@ -23,17 +23,28 @@ import shutil
 from pathlib import Path
 
 from qnewton.errors import UsageError
-from qnewton.train.config import METHODS
 
 LOCK_NAME = ".lock"
 #: Everything a run writes into its folder (besides `.lock`).
-RUN_ENTRIES: tuple[str, ...] = ("config.json", "report.json", "report.md", *METHODS)
+#: (plus one folder per method, recognized by the ledger or checkpoint inside it: `_is_method_folder`)
+RUN_ENTRIES: tuple[str, ...] = ("config.json", "report.json", "report.md")
+_METHOD_FILES: tuple[str, ...] = ("ledger.jsonl", "checkpoint.pt")
 #: The temporary file an atomic write of one of them leaves behind if the process is killed mid-write.
 _LEFTOVER = re.compile(r"\.(config\.json|report\.json|report\.md)\..+\.tmp")
 
 
-def _is_run_entry(name: str) -> bool:
-    return name in RUN_ENTRIES or bool(_LEFTOVER.fullmatch(name))
+def _is_method_folder(path: Path) -> bool:
+    """A method's folder: a real folder holding its ledger or checkpoint (any method name, so
+    methods registered by users count too)."""
+    return path.is_dir() and not path.is_symlink() and any((path / f).exists() for f in _METHOD_FILES)
+
+
+def _method_folders(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in run_dir.iterdir() if _is_method_folder(p)) if run_dir.is_dir() else []
+
+
+def _is_run_entry(name: str, run_dir: Path) -> bool:
+    return name in RUN_ENTRIES or bool(_LEFTOVER.fullmatch(name)) or _is_method_folder(run_dir / name)
 
 
 def folder_state(run_dir: Path) -> str:
@@ -49,19 +60,19 @@ def folder_state(run_dir: Path) -> str:
         raise UsageError(f"runs_dir: cannot list the run folder {run_dir} ({exc.strerror or exc})") from None
     if not names:
         return "empty"
-    return "run" if any(_is_run_entry(n) for n in names) else "foreign"
+    return "run" if any(_is_run_entry(n, run_dir) for n in names) else "foreign"
 
 
 def checkpoint_written(run_dir: Path) -> bool:
     """True when some method of the run has a checkpoint (so `--resume` has something to continue)."""
-    return any((run_dir / method / "checkpoint.pt").is_file() for method in METHODS)
+    return any((run_dir / method / "checkpoint.pt").is_file() for method in _method_folders(run_dir))
 
 
 def clear_run(run_dir: Path) -> None:
-    """Remove every file a run writes (RUN_ENTRIES, and temporary files of interrupted writes)
+    """Remove every file a run writes (RUN_ENTRIES, the method folders, and temporary files of interrupted writes)
     from `run_dir`; other files and `.lock` stay. Call it only while holding the folder's lock."""
     leftovers = [p.name for p in run_dir.iterdir() if _LEFTOVER.fullmatch(p.name)] if run_dir.is_dir() else []
-    for name in (*RUN_ENTRIES, *leftovers):
+    for name in (*RUN_ENTRIES, *_method_folders(run_dir), *leftovers):
         path = run_dir / name
         try:
             if path.is_dir() and not path.is_symlink():

@@ -66,7 +66,7 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
     from qnewton.analysis.sparsity import p_sparsity
     from qnewton.train.checkpoint import load_checkpoint
     from qnewton.train.data import load_dataset
-    from qnewton.train.runner import build_model
+    from qnewton.train.setup import build_model
 
     data_kw = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": "digits"}
     cfg = base_config(p, seed=seed, **data_kw)

@@ -24,13 +24,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import numpy as np
 
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
+from qnewton.enums import SolverKind
+from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
+from qnewton.newton.protocols import LinearSolver, Reseedable
+from qnewton.newton.scheduler import Scheduler
 
 
 @dataclass
@@ -59,9 +63,9 @@ class NewtonStep:
 
     def __init__(
         self,
-        scheduler: Any,
-        classical_solver: Any,
-        quantum_solver: Any,
+        scheduler: Scheduler,
+        classical_solver: LinearSolver,
+        quantum_solver: LinearSolver,
         *,
         eps: float = 1.0,
         sparsity: int | float | str = "mass:50",
@@ -69,6 +73,11 @@ class NewtonStep:
         exact_kappa_max_n: int = 256,
         fallback_scale: float = 0.1,
     ) -> None:
+        if not isinstance(scheduler, Scheduler):
+            raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
+        for field_name, solver in (("classical_solver", classical_solver), ("quantum_solver", quantum_solver)):
+            if not isinstance(solver, LinearSolver):
+                raise UsageError(f"{field_name}: must be a linear solver (solve(A, b, decision)), got {type(solver).__name__}")
         self.scheduler = scheduler
         self.classical_solver = classical_solver
         self.quantum_solver = quantum_solver
@@ -83,12 +92,14 @@ class NewtonStep:
         hessians: list[np.ndarray],
         gradients: list[np.ndarray],
         *,
-        reseed: Callable[[int], None] | None = None,
+        noise_seed: Sequence[int] | None = None,
         names: list[str] | None = None,
     ) -> NewtonResult:
         """Newton directions x_B for every block (H_B, g_B), one ledger record per block, and the
         MEASURED seconds of the stages regularize_prune, kappa_estimate, decision and solve (module
-        docstring). `reseed(i)` is called before block i is solved (the trainer reseeds the QLSA noise)."""
+        docstring). With `noise_seed`, a reseedable quantum solver restarts its noise stream from
+        [*noise_seed, i] before block i, so a step's noise depends only on the seed, never on what
+        ran before it (runs and resumed runs repeat bit for bit)."""
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0
@@ -108,10 +119,10 @@ class NewtonStep:
             kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
             stages["kappa_estimate"] += kappa_s
             stages["decision"] += max(0.0, (t2 - t1) - kappa_s)
-            if reseed is not None:
-                reseed(index)
+            if noise_seed is not None and isinstance(self.quantum_solver, Reseedable):
+                self.quantum_solver.reseed([*noise_seed, index])
             t2 = time.perf_counter()
-            if decision.solver == "quantum":
+            if decision.solver == SolverKind.QUANTUM:
                 result = self.quantum_solver.solve(P, g, decision)
             else:
                 result = self.classical_solver.solve(P if self.prune_classical else R, g)
@@ -147,7 +158,7 @@ class NewtonStep:
                     "decision": decision.solver,
                     "reason": decision.reason,
                     "solver": result.method,
-                    "solve_info": _json_safe(result.info),
+                    "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
                     "solve_measured_seconds": float(result.measured_seconds),
                     "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
                     "g_dot_x": json_ready(gx),
@@ -155,17 +166,3 @@ class NewtonStep:
                 }
             )
         return NewtonResult(directions, records, stages, modeled, counts, safeguards)
-
-
-def _json_safe(value: Any) -> Any:
-    """Solver info for the ledger: strict JSON, arrays of more than 64 entries summarized by shape,
-    unknown objects as their string."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray) and value.size > 64:
-        return f"<array shape {value.shape}>"
-    if isinstance(value, (np.ndarray, np.generic, float, str, int, bool)) or value is None:
-        return json_ready(value)
-    return str(value)

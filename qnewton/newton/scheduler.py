@@ -1,61 +1,22 @@
-"""The scheduling decision: for one Hessian inversion, quantum or classical solver?
+"""The scheduler: for one Hessian inversion, quantum or classical solver?
 
 Q-Newton, Sec. IV-C and Algorithm 2 lines 4-6: R_c = C * N^3 against R_q = t_g * Q(H);
-the cheaper solver gets the inversion. `Decision` is the record of one such choice.
+the cheaper solver gets the inversion. The result is a `qnewton.newton.decision.Decision`.
+The cost models are protocols (`qnewton.newton.protocols`); the scheduler imports no solver and
+no measuring code.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from qnewton.jsonutil import json_ready
+from qnewton.enums import KappaMethod, Policy, choices
+from qnewton.errors import UsageError
+from qnewton.newton.decision import Decision
+from qnewton.newton.protocols import ChoosingClassicalCostModel, ClassicalCostModel, QuantumCostModel
 
-SolverChoice = Literal["quantum", "classical"]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One scheduling decision.
-
-    solver: the chosen solver, "quantum" or "classical".
-    policy: the policy that chose ("hybrid", "classical-only", "quantum-only").
-    n, sparsity: matrix size N and oracle sparsity d (max nonzeros per row) the cost used.
-    kappa, log_kappa, kappa_method: the condition-number estimate (natural log too, since the
-        determinant bound can exceed float range) and the estimator that produced it.
-    quantum_seconds: MODELED quantum seconds (expected queries x per-query time + readout).
-    classical_seconds: classical seconds predicted by the classical cost model (C * N^3 with C
-        fitted from measurements, or the CG model).
-    classical_model: "lu", "cg" or "best" (which one priced classical_seconds).
-    expected_queries: expected block-encoding queries, Q* / (0.39 - 0.201 eps).
-    readout_seconds: MODELED seconds of reading the solution out (0 for the paper's free readout).
-    reason: one human sentence saying why this solver was chosen.
-    timings: MEASURED seconds spent making the decision, by stage ("kappa_estimate", "decision").
-    """
-
-    solver: SolverChoice
-    policy: str
-    n: int
-    sparsity: int
-    kappa: float
-    log_kappa: float
-    kappa_method: str
-    quantum_seconds: float
-    classical_seconds: float
-    classical_model: str
-    expected_queries: float
-    readout_seconds: float = 0.0
-    reason: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (`qnewton.jsonutil.json_ready`); infinities become the string "inf"."""
-        return json_ready(asdict(self))
-
-
-SchedulerPolicy = Literal["hybrid", "classical-only", "quantum-only"]
-POLICIES: tuple[str, ...] = ("hybrid", "classical-only", "quantum-only")
+SchedulerPolicy = Policy
+POLICIES: tuple[str, ...] = choices(Policy)
 
 
 class Scheduler:
@@ -69,45 +30,49 @@ class Scheduler:
 
     kappa_method: "bound" (the paper's determinant bound), "lanczos" or "exact"; kappa_options
     are passed to `qnewton.analysis.kappa.estimate_kappa`.
-    quantum: a `QuantumCostModel` (default: gate time 1e-18 s, eps 0.01, free readout,
-    alpha = d max|A_ij| / ||A||_2, kappa < sqrt(12) clamped and recorded).
-    classical: a classical model (`LUCostModel`, `CGCostModel`, `BestClassicalCostModel`), or
-    None for `classical_cost_model(classical_kind)` (saved profile, else a quick fit).
+    quantum: a quantum cost model (default `qnewton.costs.quantum.QuantumCostModel()`: its default
+    per-query time, eps 0.01, free readout, alpha = d max|A_ij| / ||A||_2, kappa < sqrt(12)
+    clamped and recorded).
+    classical: a classical cost model (`LUCostModel`, `CGCostModel`, `BestClassicalCostModel`);
+    default the LU model with the pinned constant of `qnewton.costs.classical` (callers that
+    want a saved calibration profile resolve it in `qnewton.calibrate` and pass the model in).
     """
 
     def __init__(
         self,
-        policy: SchedulerPolicy = "hybrid",
-        kappa_method: str = "bound",
-        quantum: Any | None = None,
-        classical: Any | None = None,
+        policy: Policy | str = Policy.HYBRID,
+        kappa_method: KappaMethod | str = KappaMethod.BOUND,
+        quantum: QuantumCostModel | None = None,
+        classical: ClassicalCostModel | None = None,
         *,
-        classical_kind: str = "lu",
         kappa_options: dict[str, Any] | None = None,
     ) -> None:
-        from qnewton.analysis.kappa import KAPPA_METHODS
-        from qnewton.costs.classical import classical_cost_model
-        from qnewton.costs.quantum import QuantumCostModel
-        from qnewton.errors import UsageError
-
         if policy not in POLICIES:
             raise UsageError(f"policy: must be one of {', '.join(POLICIES)}, got {policy!r}")
-        if kappa_method not in KAPPA_METHODS:
-            raise UsageError(f"kappa_method: must be one of {', '.join(KAPPA_METHODS)}, got {kappa_method!r}")
-        self.policy: str = policy
-        self.kappa_method: str = kappa_method
+        if kappa_method not in choices(KappaMethod):
+            raise UsageError(f"kappa_method: must be one of {', '.join(choices(KappaMethod))}, got {kappa_method!r}")
+        self.policy = Policy(policy)
+        self.kappa_method = KappaMethod(kappa_method)
         self.kappa_options: dict[str, Any] = dict(kappa_options or {})
-        self.quantum = quantum if quantum is not None else QuantumCostModel()
-        if not hasattr(self.quantum, "estimate"):
-            raise UsageError("quantum: must be a QuantumCostModel (with .estimate)")
-        self.classical = classical if classical is not None else classical_cost_model(classical_kind)  # type: ignore[arg-type]
-        if not hasattr(self.classical, "seconds"):
-            raise UsageError("classical: must be a classical cost model (with .seconds)")
+        if quantum is None:
+            from qnewton.costs.quantum import QuantumCostModel as DefaultQuantum
+
+            quantum = DefaultQuantum()
+        if not isinstance(quantum, QuantumCostModel):
+            raise UsageError(f"quantum: must be a quantum cost model (estimate(n, sparsity, kappa)), got {type(quantum).__name__}")
+        if classical is None:
+            from qnewton.costs.classical import PINNED_LU_CONSTANT, LUCostModel
+
+            classical = LUCostModel(PINNED_LU_CONSTANT, source="pinned default")
+        if not isinstance(classical, ClassicalCostModel):
+            raise UsageError(f"classical: must be a classical cost model (seconds(n, sparsity, kappa)), got {type(classical).__name__}")
+        self.quantum: QuantumCostModel = quantum
+        self.classical: ClassicalCostModel = classical
 
     def __repr__(self) -> str:
         return (
             f"Scheduler(policy={self.policy!r}, kappa_method={self.kappa_method!r}, "
-            f"quantum={self.quantum!r}, classical={getattr(self.classical, 'name', self.classical)!r})"
+            f"quantum={self.quantum!r}, classical={self.classical.name!r})"
         )
 
     def decide(self, A: Any, g: Any | None = None, *, sparsity: int | None = None) -> Decision:
@@ -128,12 +93,10 @@ class Scheduler:
 
         from qnewton.analysis.kappa import estimate_kappa, lanczos_extremes
         from qnewton.analysis.sparsity import row_nonzeros
-        from qnewton.errors import UsageError
-
         t_start = time.perf_counter()
         is_operator = isinstance(A, LinearOperator)
         if is_operator:
-            if self.kappa_method != "lanczos":
+            if self.kappa_method != KappaMethod.LANCZOS:
                 raise UsageError(f"kappa_method: a LinearOperator needs 'lanczos', scheduler has {self.kappa_method!r}")
             if sparsity is None:
                 raise UsageError("sparsity: must be given when A is a LinearOperator")
@@ -168,7 +131,7 @@ class Scheduler:
 
         t1 = time.perf_counter()
         max_entry = norm = None
-        alpha_needed = getattr(self.quantum, "alpha", None) is None
+        alpha_needed = self.quantum.alpha is None
         if matrix is not None and alpha_needed:
             max_entry = float(abs(matrix).max()) if (not sp.issparse(matrix) or matrix.nnz) else 0.0
             det = est.details
@@ -184,15 +147,15 @@ class Scheduler:
                 max_entry = norm = None
         kappa_for_cost = est.value if est.value >= 1 or not np.isfinite(est.value) else 1.0
         qcost = self.quantum.estimate(n, sparsity, kappa_for_cost, max_entry=max_entry, norm=norm)
-        if hasattr(self.classical, "choose"):
+        if isinstance(self.classical, ChoosingClassicalCostModel):
             classical_seconds, classical_used = self.classical.choose(n, sparsity, est.value)
         else:
             classical_seconds = float(self.classical.seconds(n, sparsity, est.value))
-            classical_used = getattr(self.classical, "name", "lu")
+            classical_used = self.classical.name
         q_seconds = qcost.total_seconds
-        if self.policy == "classical-only":
+        if self.policy == Policy.CLASSICAL_ONLY:
             solver, reason = "classical", "policy classical-only"
-        elif self.policy == "quantum-only":
+        elif self.policy == Policy.QUANTUM_ONLY:
             solver, reason = "quantum", "policy quantum-only"
             if not est.finite:
                 reason += f" (kappa estimate infinite: {est.reason})"
@@ -209,7 +172,7 @@ class Scheduler:
         small_details = {k: v for k, v in est.details.items() if isinstance(v, (int, float, str, bool)) or v is None}
         return Decision(
             solver=solver,  # type: ignore[arg-type]
-            policy=self.policy,
+            policy=str(self.policy),
             n=n,
             sparsity=sparsity,
             kappa=float(est.value),
@@ -217,7 +180,7 @@ class Scheduler:
             kappa_method=est.method,
             quantum_seconds=float(q_seconds),
             classical_seconds=float(classical_seconds),
-            classical_model=str(getattr(self.classical, "name", classical_used)),
+            classical_model=str(self.classical.name),
             expected_queries=float(qcost.expected_queries),
             readout_seconds=float(qcost.readout_seconds),
             reason=reason,
@@ -235,7 +198,7 @@ class Scheduler:
                 "logical_qubits": qcost.logical_qubits,
                 "notes": list(qcost.notes),
                 "classical_used": classical_used,
-                "classical_source": str(getattr(self.classical, "source", "")),
+                "classical_source": str(getattr(self.classical, "source", "")),  # optional field of a model
                 "max_entry": max_entry,
                 "norm": norm,
             },

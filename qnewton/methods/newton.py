@@ -1,0 +1,92 @@
+"""The paper's three Newton methods (Q-Newton Sec. V-A): classical-only, quantum-only and the
+hybrid Q-Newton scheduler, each a `QNewton` optimizer whose `NewtonStep` differs only in the
+scheduler policy.
+
+`newton_step(ctx, policy)` builds the step from the run's options: the scheduler with the run's
+cost models (quantum: Jennings et al. query count x the per-query time model; classical: the
+model resolved once per run), the classical solver (Cholesky, LU fallback) and the quantum
+solver (the emulated QLSA, or Qiskit circuits with --quantum-solver circuit).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Mapping
+
+import torch
+
+from qnewton.enums import Policy, QuantumSolverKind
+from qnewton.methods.registry import MethodContext, MethodInfo
+from qnewton.newton.protocols import LinearSolver
+from qnewton.newton.scheduler import Scheduler
+from qnewton.newton.step import NewtonStep
+from qnewton.optim.qnewton import QNewton
+
+#: Largest Hessian block the circuit solver simulates (statevector of a few qubits).
+CIRCUIT_MAX_BLOCK = 16
+
+
+def build_quantum_solver(options: Mapping[str, Any]) -> LinearSolver:
+    """The quantum linear solver of the run: the emulated QLSA, or the Qiskit circuit solver."""
+    if options["quantum_solver"] == QuantumSolverKind.CIRCUIT:
+        from qnewton.solvers.circuit import CircuitSolver  # lazy: imports Qiskit
+
+        return CircuitSolver(method=options["circuit_method"], backend=options["circuit_backend"],
+                             seed=options["seed"], max_size=CIRCUIT_MAX_BLOCK, estimate_resources=False)
+    from qnewton.solvers.emulated import EmulatedQLSASolver
+
+    return EmulatedQLSASolver(options["qlsa_epsilon"], seed=options["seed"])
+
+
+def build_scheduler(options: Mapping[str, Any], policy: Policy, classical_cost: Any, query_time: Any) -> Scheduler:
+    """The scheduler of one Newton method with the run's cost models."""
+    from qnewton.costs.quantum import QuantumCostModel
+
+    quantum = QuantumCostModel(query_time=query_time, epsilon=options["qlsa_epsilon"], readout=options["readout"])
+    return Scheduler(policy=policy, kappa_method=options["kappa_method"], quantum=quantum, classical=classical_cost)
+
+
+def newton_step(ctx: MethodContext, policy: Policy) -> NewtonStep:
+    """Algorithm 2's per-block pipeline for `policy` (regularize, prune, kappa, schedule, solve)."""
+    from qnewton.solvers.classical import ClassicalSolver
+
+    o = ctx.options
+    return NewtonStep(
+        build_scheduler(o, policy, ctx.classical_cost, ctx.query_time),
+        ClassicalSolver(),
+        build_quantum_solver(o),
+        eps=o["eps"],
+        sparsity=o["sparsity"],
+        prune_classical=o["prune_classical"],
+        exact_kappa_max_n=o["exact_kappa_max_n"],
+        fallback_scale=float(o["sgd_lr"]) / float(o["newton_lr"]),
+    )
+
+
+def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
+    o = ctx.options
+    dtype = torch.float64 if o["hessian_dtype"] == "float64" else torch.float32
+    from qnewton.curvature.registry import make_curvature
+
+    return QNewton(ctx.model, newton_step(ctx, policy), lr=o["newton_lr"], blocks=ctx.blocks,
+                   curvature=make_curvature("hessian", dtype=dtype, chunk_size="auto"),
+                   warmup_steps=o["sgd_steps"], warmup_lr=o["sgd_lr"], momentum=o["momentum"],
+                   noise_seed=ctx.noise_seed)
+
+
+_NEWTON_DEFAULTS = {"sgd_steps": 40, "sgd_lr": 0.1, "newton_lr": 1.0, "eps": 1.0, "sparsity": "mass:50"}
+
+# noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
+METHODS = [
+    MethodInfo("classical", partial(_newton, policy=Policy.CLASSICAL_ONLY),
+               "Newton with every block inverted classically (Cholesky, LU fallback)", needs_closure=True,
+               uses_curvature=True, policy=Policy.CLASSICAL_ONLY, phase="newton", defaults=_NEWTON_DEFAULTS,
+               noise_id=1, in_all=True),
+    MethodInfo("quantum", partial(_newton, policy=Policy.QUANTUM_ONLY),
+               "Newton with every block sent to the quantum solver", needs_closure=True, uses_curvature=True,
+               policy=Policy.QUANTUM_ONLY, phase="newton", defaults=_NEWTON_DEFAULTS, noise_id=2, in_all=True),
+    MethodInfo("qnewton", partial(_newton, policy=Policy.HYBRID),
+               "Q-Newton: the scheduler sends each block to the cheaper solver", needs_closure=True,
+               uses_curvature=True, policy=Policy.HYBRID, phase="newton", defaults=_NEWTON_DEFAULTS, noise_id=3,
+               in_all=True),
+]
