@@ -68,8 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
+        text = f.metadata.get("help", "")
+        if f.name == "method":
+            from qnewton.methods import method_names
+
+            text += f"; registered: {', '.join(method_names())}"
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "type": _type_of(str(f.type)),
-                                  "help": f"{f.metadata.get('help', '')} (default: {default!r})".replace("%", "%%")}
+                                  "help": f"{text} (default: {default!r})".replace("%", "%%")}
         if f.metadata.get("choices"):
             kwargs["choices"] = list(f.metadata["choices"])
             kwargs["metavar"] = "{" + ",".join(map(str, f.metadata["choices"])) + "}"

@@ -1,8 +1,9 @@
-"""Training driver of Q-Newton (paper Algorithm 2): SGD and Newton with classical, quantum or
-scheduled Hessian inversions.
+"""Training driver of Q-Newton (paper Algorithm 2): any registered method (`qnewton.methods`),
+by default SGD and Newton with classical, quantum or scheduled Hessian inversions, side by side.
 
 Modules: `config` (TrainConfig, every option), `data` (digits, MNIST IDX), `models` (MLP),
-`newton` (the Newton step: regularize, prune, schedule, solve, safeguard), `runner`
-(`run_training`: the loop for each method, faults, resume), `ledger` (JSONL rows), `checkpoint`,
-`report` (Table-III-like table, report.md/json). See docs/training.md.
+`setup` (cost models, model, size checks), `method_run` (one method's loop), `runner`
+(`run_training`: every method of a run, the run folder, faults), `resume` (checks before a
+resume), `rundir` (the folder's lock and contents), `ledger` (JSONL rows), `checkpoint`,
+`report` (Table-III-like table, report.md/json). See docs/training.md and docs/architecture.md.
 """
