@@ -68,11 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
+        # (the method names are not listed here: building every command's parser must stay light,
+        # without importing torch; an unknown --method lists the registered ones)
         text = f.metadata.get("help", "")
-        if f.name == "method":
-            from qnewton.methods import method_names
-
-            text += f"; registered: {', '.join(method_names())}"
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "type": _type_of(str(f.type)),
                                   "help": f"{text} (default: {default!r})".replace("%", "%%")}
         if f.metadata.get("choices"):

@@ -56,7 +56,8 @@ class TrainConfig:
     # run
     name: str = _opt("default", "run name (letters, digits and . _ + = , @ ~ -); files go to RUNS_DIR/NAME/")
     runs_dir: str = _opt("runs", "folder that holds the run folders")
-    method: str = _opt("all", "which method(s) to run: a registered method name (qnewton.methods), "
+    method: str = _opt("all", "which method(s) to run: a registered method name (built in: sgd, classical, quantum, qnewton; "
+                       "more through qnewton.methods.register_method), "
                        "several separated by commas, or 'all' for sgd, classical, quantum and qnewton with the same "
                        "seed and data")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
