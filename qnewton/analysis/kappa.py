@@ -603,8 +603,8 @@ def kappa_lanczos(
     still an end of the spectrum (max(|theta_min|, |theta_max|)), but its smallest |lambda| lies
     inside it, so a second, matrix-free Lanczos run on A^2 finds min|lambda| = sqrt(lambda_min(A^2))
     (`_smallest_magnitude_by_squares`: two products with A per step, convergence governed by
-    kappa^2, resolution limited to kappa below about 1e7 / sqrt(n); beyond that the result says
-    NOT reliable). Both runs approach their targets from inside, so the indefinite estimate is
+    kappa^2, resolution limited to kappa below about 1e7 / sqrt(n); beyond that, and for a
+    singular indefinite A, the result is inf with the reason "numerically singular"). Both runs approach their targets from inside, so the indefinite estimate is
     also a lower estimate. A shift-invert run (Lanczos on A^-1) would converge faster but needs a
     factorization, which a LinearOperator does not offer and which costs as much as the bound.
     `details["iterations_square"]` holds the second run's steps, `details["matvecs"]` the total
@@ -696,11 +696,12 @@ def _indefinite_lanczos(
     top_b = max(abs(run.theta_min), abs(run.theta_max), math.sqrt(max(sq.theta_max, 0.0) * 2.0 ** -k2))
     mu_level = _rounding_level(n) * max(sq.theta_max, 0.0)
     details["abs_lambda_max"] = to_scale(top_b, -k1)
-    if sq.theta_min <= 0:
+    if sq.theta_min <= mu_level:
         return _infinite(
             "lanczos",
-            "numerically singular: the smallest Ritz value of A^2 is within rounding error of 0, so min|lambda| "
-            f"is not resolved (A is indefinite){stop}",
+            "numerically singular: the smallest Ritz value of A^2 is within rounding error (16 n u max|lambda|^2) "
+            "of 0, so min|lambda| is not resolved (A is indefinite and singular, or kappa is beyond about "
+            f"1 / sqrt(16 n u); the exact and bound methods resolve more){stop}",
             reliable=False, **details,
         )
     small_b = math.sqrt(sq.theta_min * 2.0 ** -k2)
@@ -714,11 +715,7 @@ def _indefinite_lanczos(
         f"({'converged' if both else 'NOT converged'}; a lower estimate); A is indefinite, not positive definite "
         f"(Ritz values of both signs){stop}"
     )
-    singular = sq.theta_min <= mu_level
-    if singular:
-        reason += ("; NOT reliable: min|lambda|^2 is within rounding error of 0 relative to max|lambda|^2 "
-                   "(kappa beyond what the A^2 run resolves)")
-    details["reliable"] = both and not run.failure and not singular
+    details["reliable"] = both and not run.failure and not sq.failure
     return KappaEstimate(value, log_value, "lanczos", reason, details)
 
 
