@@ -10,6 +10,7 @@ Prints (all seconds are MEASURED wall clock on this machine, best of --repeats):
      JIT compile, or loading its on-disk cache) is timed apart on a small matrix; the table shows
      warm calls. --numpy-fallback times the pure-numpy path instead (QNEWTON_NO_NUMBA=1 does the
      same). Run with NUMBA_CACHE_DIR=$(mktemp -d) to time a cold compile.
+  1a. The same timings on an indefinite matrix with the same |eigenvalues| (N <= 2000).
   1b. Seconds per dense matvec at the largest N, the bytes it reads and the bandwidth that implies:
      the floor under Lanczos on dense input (iterations x seconds per matvec).
   3. bound / true kappa for random SPD matrices with kappa = 100 at N = 2, 10, 50, 200.
@@ -17,7 +18,12 @@ Prints (all seconds are MEASURED wall clock on this machine, best of --repeats):
 
     .venv/bin/python benchmarks/bench_kappa.py            # full run (exact eigvalsh at N = 10^4 takes minutes)
     .venv/bin/python benchmarks/bench_kappa.py --quick    # N up to 1000
-    .venv/bin/python benchmarks/bench_kappa.py --sizes 10000 --max-exact 0 --blas-threads 1
+    .venv/bin/python benchmarks/bench_kappa.py --sizes 10000 --max-exact 0 --threads 2
+
+Threads. Every timing runs at a fixed BLAS/OpenMP (threadpoolctl) and torch thread count,
+1 by default (--threads N to change it, --threads 0 to leave the libraries' defaults), because
+multi-threaded BLAS timings on a shared machine depend on what else runs. The counts actually in
+force (read back from threadpoolctl and torch) are printed with every figure as [threads ...].
 """
 
 from __future__ import annotations
@@ -59,6 +65,33 @@ def spd_known_spectrum(lam: np.ndarray, seed: int, reflections: int = 3) -> np.n
     return A
 
 
+_THREAD_TAG = "[threads: not set]"
+
+
+def set_threads(count: int) -> str:
+    """Limit BLAS/OpenMP (threadpoolctl) and torch to `count` threads (0: leave the defaults) and
+    return the tag printed with every timing: the thread counts read back from the libraries."""
+    global _THREAD_TAG, _LIMITS
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if count > 0:
+        _LIMITS = threadpool_limits(count)  # kept alive for the whole run
+    try:
+        import torch
+
+        if count > 0:
+            torch.set_num_threads(count)
+        torch_threads = str(torch.get_num_threads())
+    except ImportError:
+        torch_threads = "not installed"
+    pools = sorted({f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info()})
+    _THREAD_TAG = f"[threads: {', '.join(pools) or 'no BLAS pool found'}; torch {torch_threads}]"
+    return _THREAD_TAG
+
+
+_LIMITS = None
+
+
 def best_time(fn, repeats: int) -> tuple[float, object]:
     best, out = math.inf, None
     for _ in range(max(1, repeats)):
@@ -84,7 +117,7 @@ def table2(sizes: list[int], repeats: int, max_exact: int) -> None:
         else:
             te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
         bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
-        print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {ee_s}", flush=True)
+        print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {ee_s}  {_THREAD_TAG}", flush=True)
         # Lanczos variants and pruning on the same matrix
         tl2, el2 = best_time(lambda: estimate_kappa(A, "lanczos", tol=1e-2), reps)
         d1 = max(2, math.ceil(0.01 * n))
@@ -108,17 +141,43 @@ def table2(sizes: list[int], repeats: int, max_exact: int) -> None:
           f"{'prune d=1%':>14}  {'prune d=10%':>16}  {'random d=1%':>11}  {'random d=10%':>12}")
     for n, tl, el, tl2, el2, d1, ts, es, tp1, d10, tp10, tpr, tpr10 in rows:
         print(f"  {n:>6}  {tl:9.4g} s {el.value:8.4g}  {tl2:9.4g} s {el2.value:8.4g}  {ts:9.4g} s {es.value:14.4g}  "
-              f"{tp1:9.4g} s d={d1:<4}{tp10:9.4g} s d={d10:<5}{tpr:9.4g} s  {tpr10:10.4g} s")
+              f"{tp1:9.4g} s d={d1:<4}{tp10:9.4g} s d={d10:<5}{tpr:9.4g} s  {tpr10:10.4g} s  {_THREAD_TAG}")
         if n == 10000:
             worst = max(tp1, tp10, tpr, tpr10)
             print(f"  targets at N = 10^4: Lanczos dense {tl:.3g} s / {tl2:.3g} s (< 0.5 s: "
                   f"{'PASS' if min(tl, tl2) < 0.5 else 'FAIL'}), pruned CSR {ts:.3g} s (< 0.5 s: "
                   f"{'PASS' if ts < 0.5 else 'FAIL'}); pruning, slowest of the four {worst:.3g} s "
-                  f"({'PASS' if worst < 5 else 'FAIL'} < 5 s)")
+                  f"({'PASS' if worst < 5 else 'FAIL'} < 5 s)  {_THREAD_TAG}")
     print("  pruned CSR: the kappa of the matrix the scheduler prices; the pruned matrix's kappa differs from the dense one's")
     print("  the Table II matrices are diag + a few Householder reflections: low-rank-dominated off-diagonals")
     print("  (every row's largest entries sit in the same columns), the hard case for the candidate-based pruning;")
     print("  'random' is a dense symmetric Gaussian matrix")
+
+
+def table2_indefinite(sizes: list[int], repeats: int, max_exact: int) -> None:
+    """Table II's timings on the indefinite matrix with the same |eigenvalues| (every third one
+    negative): bound via LDL^T, Lanczos with its second run on A^2, exact via eigvalsh."""
+    print("\nTable II, indefinite variant: same |lambda| in [1, 100], every third eigenvalue negative (true kappa = 100)")
+    print(f"  {'N':>6}  {'bound s':>9}  {'lanczos s':>9}  {'exact s':>9}  {'bound kappa':>12}  {'lanczos kappa':>13}  "
+          f"{'A^2 steps':>9}  {'exact kappa':>11}")
+    for n in sizes:
+        if n > 2000:
+            print(f"  {n:>6}  skipped (N > 2000: the A^2 run needs hundreds of dense matvecs)")
+            continue
+        lam = np.geomspace(1.0, 100.0, n) * np.where(np.arange(n) % 3 == 0, -1.0, 1.0)
+        A = spd_known_spectrum(lam, seed=n)
+        reps = repeats if n <= 1000 else 1
+        tb, eb = best_time(lambda: estimate_kappa(A, "bound"), reps)
+        tl, el = best_time(lambda: estimate_kappa(A, "lanczos"), reps)
+        if n <= max_exact:
+            te, ee = best_time(lambda: estimate_kappa(A, "exact"), reps)
+            te_s, ee_s = f"{te:9.4g}", f"{ee.value:11.5g}"
+        else:
+            te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
+        bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
+        steps = el.details.get("iterations_square", "-")
+        print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {steps!s:>9}  {ee_s}  "
+              f"{_THREAD_TAG}", flush=True)
 
 
 def first_call_seconds() -> float:
@@ -145,9 +204,10 @@ def matvec_floor(n: int, iterations: int) -> None:
     del A, A32
     gb64, gb32 = n * n * 8 / 1e9, n * n * 4 / 1e9
     print(f"\nDense matvec floor at N = {n}: float64 {t64 * 1e3:.1f} ms ({gb64:.2f} GB read, {gb64 / t64:.1f} GB/s), "
-          f"float32 {t32 * 1e3:.1f} ms ({gb32:.2f} GB, {gb32 / t32:.1f} GB/s)")
+          f"float32 {t32 * 1e3:.1f} ms ({gb32:.2f} GB, {gb32 / t32:.1f} GB/s)  {_THREAD_TAG}")
     print(f"  Lanczos needs one matvec per step; {iterations} steps (tol 1e-3 above) x {t64 * 1e3:.0f} ms = "
-          f"{iterations * t64:.2f} s in float64; 0.5 s allows {0.5 / t64:.1f} float64 or {0.5 / t32:.1f} float32 matvecs")
+          f"{iterations * t64:.2f} s in float64; 0.5 s allows {0.5 / t64:.1f} float64 or {0.5 / t32:.1f} float32 matvecs  "
+          f"{_THREAD_TAG}")
 
 
 def bound_ratios(sizes: list[int], seeds: int) -> None:
@@ -195,13 +255,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for N <= 1000 (default 3)")
     parser.add_argument("--max-exact", type=int, default=10000, help="skip eigvalsh above this N (default 10000)")
     parser.add_argument("--seeds", type=int, default=5, help="random matrices per N for the bound/true ratio (default 5)")
-    parser.add_argument("--blas-threads", type=int, default=None,
-                        help="limit BLAS threads (threadpoolctl); 1 avoids OpenBLAS thread stalls on a loaded machine")
+    parser.add_argument("--threads", "--blas-threads", dest="threads", type=int, default=1,
+                        help="BLAS/OpenMP and torch threads for every timing (default 1; 0 leaves the libraries' "
+                             "defaults); the counts in force are printed with every figure")
     args = parser.parse_args()
-    if args.blas_threads:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.blas_threads)
+    if args.threads < 0:
+        parser.error(f"--threads: must be >= 0, got {args.threads}")
     sizes = [10, 100, 1000] if args.quick else [10, 100, 1000, 10000]
     if args.sizes:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
@@ -209,11 +268,14 @@ def main() -> int:
         pruning._compiled_greedy = None
     import os
 
-    print(f"machine: {os.cpu_count()} CPUs; BLAS threads: {args.blas_threads or 'default'}; "
+    tag = set_threads(args.threads)
+    print(f"machine: {os.cpu_count()} CPUs; requested threads: {args.threads or 'library defaults'}; in force: {tag}; "
           f"load average {os.getloadavg()[0]:.2f} at start")
+    first_call = first_call_seconds()
     print(f"pruning path at N >= {pruning._COMPILED_MIN_N}: {pruning.pruning_backend()}; first call of the process (JIT compile or cache load): "
-          f"{first_call_seconds():.2f} s")
+          f"{first_call:.2f} s  {_THREAD_TAG}")
     table2(sizes, args.repeats, args.max_exact)
+    table2_indefinite(sizes, args.repeats, args.max_exact)
     big = max(sizes)
     if big >= 1000:
         it = estimate_kappa(spd_known_spectrum(np.geomspace(1.0, 100.0, big), seed=big), "lanczos").details["iterations"]

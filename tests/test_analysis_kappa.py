@@ -78,18 +78,23 @@ def test_bound_log_space_at_large_n_no_underflow():
     assert math.isfinite(est.log_value) and not math.isnan(est.value)
 
 
-def test_bound_singular_and_indefinite_give_inf_with_reason():
+def test_bound_singular_gives_inf_and_indefinite_gets_the_frobenius_form():
     sing = np.array([[1.0, 1.0], [1.0, 1.0]])
     for form in ("auto", "trace", "frobenius"):
         e = estimate_kappa(sing, "bound", form=form)
-        assert e.value == math.inf and e.reason and "singular" in e.reason or "positive definite" in e.reason
+        assert e.value == math.inf
+        assert "singular" in e.reason, (form, e.reason)
     indef = np.diag([2.0, -1.0, 3.0])
-    for form in ("auto", "trace"):
-        e = estimate_kappa(indef, "bound", form=form)
+    # the trace form needs a positive definite matrix, and so does the narrower reading
+    for e in (estimate_kappa(indef, "bound", form="trace"),
+              estimate_kappa(indef, "bound", positive_definite_only=True)):
         assert e.value == math.inf and not math.isnan(e.log_value)
         assert "positive definite" in e.reason
-    fro = estimate_kappa(indef, "bound", form="frobenius")
-    assert fro.value >= 3.0 - 1e-12 and math.isfinite(fro.value)
+    for form in ("auto", "frobenius"):
+        e = estimate_kappa(indef, "bound", form=form)
+        assert e.details["form"] == "frobenius"
+        assert 3.0 - 1e-12 <= e.value < 10.0
+        assert e.details["definite"] is False and e.details["spectrum"] == "indefinite"
     zero = np.zeros((3, 3))
     assert estimate_kappa(zero, "bound").value == math.inf
 
@@ -117,13 +122,24 @@ def test_exact_nonsymmetric_uses_singular_values():
     assert estimate_kappa(A, "exact").value == pytest.approx(np.linalg.cond(A), rel=1e-12)
 
 
-def test_indefinite_is_infinite_for_all_methods_with_kappa2_in_details(rng):
+def test_indefinite_is_finite_by_default_and_infinite_when_positive_definiteness_is_required(rng):
     lam = np.concatenate([-np.geomspace(1, 5, 10), np.geomspace(1, 20, 30)])
     A = spd_with_spectrum(lam, rng)
-    for method in ("exact", "lanczos"):
-        e = estimate_kappa(A, method)
-        assert e.value == math.inf and "positive definite" in e.reason
-    assert estimate_kappa(A, "exact").details["kappa_2"] == pytest.approx(20.0, rel=1e-9)
+    exact = estimate_kappa(A, "exact")
+    assert exact.value == pytest.approx(20.0, rel=1e-9)
+    assert exact.details["definite"] is False and exact.details["spectrum"] == "indefinite"
+    assert exact.details["negative_eigenvalues"] == 10
+    lz = estimate_kappa(A, "lanczos")
+    assert lz.value <= 20.0 * (1 + 1e-9) and lz.value == pytest.approx(20.0, rel=1e-3)
+    assert lz.details["definite"] is False
+    bound = estimate_kappa(A, "bound")
+    assert math.isfinite(bound.value) and bound.log_value >= math.log(20.0) - 1e-12
+    for method in ("exact", "lanczos", "bound"):
+        e = estimate_kappa(A, method, positive_definite_only=True)
+        assert e.value == math.inf and "positive definite" in e.reason, method
+    assert estimate_kappa(A, "exact", positive_definite_only=True).details["kappa_2"] == pytest.approx(20.0, rel=1e-9)
+    with pytest.raises(UsageError, match="positive_definite_only"):
+        estimate_kappa(A, "exact", positive_definite_only="yes")
 
 
 def test_dispatch_errors(rng):
@@ -143,6 +159,8 @@ def test_dispatch_errors(rng):
 def test_to_dict_is_json_ready():
     import json
 
-    e = estimate_kappa(np.diag([1.0, -1.0]), "bound")
+    e = estimate_kappa(np.diag([1.0, -1.0]), "bound", positive_definite_only=True)
     json.dumps(e.to_dict())
     assert e.to_dict()["kappa"] == "inf"
+    finite = estimate_kappa(np.diag([1.0, -1.0]), "bound")
+    assert json.loads(json.dumps(finite.to_dict()))["details"]["spectrum"] == "indefinite"

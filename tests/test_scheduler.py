@@ -63,8 +63,8 @@ def test_alpha_from_matrix_and_sparsity_inferred(rng):
 
 
 def test_infinite_kappa_goes_classical_with_reason():
-    indef = np.diag([1.0, -1.0, 2.0, 3.0])
-    d = Scheduler("hybrid", "bound", QuantumCostModel(), LUCostModel(1e-30)).decide(indef)
+    singular = np.diag([1.0, 0.0, 2.0, 3.0])  # an indefinite matrix has a finite kappa_2: use a singular one
+    d = Scheduler("hybrid", "bound", QuantumCostModel(), LUCostModel(1e-30)).decide(singular)
     assert d.solver == "classical" and math.isinf(d.kappa) and "infinite" in d.reason
     json.dumps(d.to_dict())  # infinities serialize
 

@@ -19,11 +19,25 @@ u = 2^-52, so rounding never puts the result below the truth (at n = 2 this move
 ~1e-14 relative, more only when kappa is within ~1e-7 of 1). The
 bound equals kappa at n = 2 and loosens like e^{cn} with n: see `log_value` and the benchmark.
 
-Singular or indefinite matrices give value = inf with a reason (never NaN): a singular matrix
-has no finite condition number, and an indefinite symmetric matrix is no valid Newton system
-for the solver (a negative curvature direction); `details["kappa_2"]` still holds
-max|lambda| / min|lambda| for the exact and Lanczos methods, and the bound's
-`form="frobenius"` gives the singular-value bound for it on request.
+Indefinite matrices. A quantum linear solver inverts any nonsingular Hermitian matrix, and its
+cost depends on kappa_2(A) = sigma_max / sigma_min = max|lambda| / min|lambda| whatever the signs
+of the eigenvalues. So by default every method returns that finite value for a nonsingular
+symmetric indefinite (or negative definite) matrix, and `details` say what was found:
+`details["definite"]` is True for a definite matrix (positive or negative), False for an
+indefinite one, None when the signs are not established (a smallest |eigenvalue| at the rounding
+level, or a non-symmetric matrix); `details["spectrum"]` names the case: "positive definite",
+"negative definite", "indefinite", "undecided", "not positive definite" (a failed Cholesky
+factorization under `positive_definite_only`), or "non-symmetric". `details["abs_lambda_min"]`
+and `details["abs_lambda_max"]` hold the smallest and largest |eigenvalue| (estimates for Lanczos).
+Singular matrices give value = inf with a reason (never NaN).
+
+`positive_definite_only=True` (every method) restores the narrower reading: inf for any symmetric
+input that is not positive definite, with `details["kappa_2"]` still holding max|lambda| /
+min|lambda| (exact and Lanczos). The paper implies both readings in different places: its
+determinant/trace bound (the trace form) is proved only for Hermitian positive definite matrices,
+while its QLSA cost O(d kappa log(N kappa / eps)) needs only a nonsingular Hermitian matrix.
+The Newton step wants a positive definite system (a descent direction), but that is a question
+for the step's safeguard, not for the solver's cost, so it is not the default here.
 
 `lanczos`: the extreme Ritz values of a Lanczos run with full reorthogonalization, matrix-free
 (ndarray, scipy.sparse matrix or scipy LinearOperator). Ritz values lie inside the spectrum, so
@@ -128,6 +142,32 @@ _NOT_RELIABLE = (
 )
 
 
+def _check_flag(value: Any, name: str = "positive_definite_only") -> bool:
+    """A boolean option, or a one-line UsageError naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{name}: must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _classify(n_pos: int, n_neg: int, n_zero: int) -> tuple[bool | None, str]:
+    """(definite, spectrum) from counts of eigenvalues clearly above, clearly below and within
+    rounding error of 0. Eigenvalues of both signs establish "indefinite" even when some other
+    eigenvalue is at the rounding level; otherwise any eigenvalue at that level leaves the
+    signs "undecided"."""
+    if n_pos and n_neg:
+        return False, "indefinite"
+    if n_zero:
+        return None, "undecided"
+    if n_neg:
+        return True, "negative definite"
+    return True, "positive definite"
+
+
+def _sign_word(spectrum: str) -> str:
+    """Words for the reason of a finite estimate on a matrix that is not positive definite."""
+    return "negative definite" if spectrum == "negative definite" else "indefinite"
+
+
 # ----------------------------------------------------------------------------- bound
 
 
@@ -157,23 +197,66 @@ def log_bound_frobenius(n: int, log_abs_det: float, fro_sq: float) -> float:
     return math.log1p(x) - 0.5 * log_t
 
 
-def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
+def _ldl_log_abs_det(S: np.ndarray, floor: float) -> tuple[float, int, int, int, float]:
+    """Bunch-Kaufman factorization P S P^T = L D L^T of a symmetric S (scipy.linalg.ldl, about
+    n^3 / 3 multiply-adds: half of LU). Returns (log|det S|, n_pos, n_neg, n_zero, min|eig D|):
+    |det S| = |det D| (det L = 1), and by Sylvester's law of inertia S has as many positive and
+    negative eigenvalues as D (1 x 1 and 2 x 2 blocks); an eigenvalue of D at most floor *
+    max|S_ij| counts as zero (at the rounding level). log|det| is -inf when D has an exact 0."""
+    _, D, _ = scipy.linalg.ldl(S, lower=True, hermitian=True, check_finite=False)
+    n = S.shape[0]
+    sub = np.diagonal(D, -1).copy() if n > 1 else np.zeros(0)
+    diag = np.diagonal(D).copy()
+    starts = np.flatnonzero(sub != 0)  # a 2 x 2 block occupies rows i, i + 1
+    in_block = np.zeros(n, dtype=bool)
+    in_block[starts] = True
+    in_block[starts + 1] = True
+    eig = [diag[~in_block]]
+    if starts.size:
+        blocks = np.empty((starts.size, 2, 2))
+        blocks[:, 0, 0] = diag[starts]
+        blocks[:, 1, 1] = diag[starts + 1]
+        blocks[:, 0, 1] = blocks[:, 1, 0] = sub[starts]
+        eig.append(np.linalg.eigvalsh(blocks).reshape(-1))
+    values = np.concatenate(eig)
+    mags = np.abs(values)
+    zero_level = floor * float(np.max(np.abs(S)))
+    n_zero = int(np.count_nonzero(mags <= zero_level))
+    n_pos = int(np.count_nonzero(values > zero_level))
+    n_neg = int(np.count_nonzero(values < -zero_level))
+    smallest = float(mags.min())
+    log_abs_det = float(np.sum(np.log(mags))) if smallest > 0 else -math.inf
+    return log_abs_det, n_pos, n_neg, n_zero, smallest
+
+
+def kappa_bound(A: np.ndarray, form: BoundForm = "auto", *, positive_definite_only: bool = False) -> KappaEstimate:
     """The paper's estimator: Merikoski et al. (1997) upper bound from det and trace/Frobenius norm.
 
-    form "auto": trace form if Cholesky of a symmetric A succeeds, Frobenius form if A is
-    non-symmetric, inf if A is symmetric but Cholesky fails. "trace": Cholesky must succeed
-    (inf otherwise). "frobenius": any nonsingular matrix. A is first brought to unit scale by a
-    power of two (the bound is scale-invariant) and log det comes from the Cholesky or LU
-    pivots, so no determinant, trace or norm over- or underflows.
+    form "auto": the trace form if Cholesky of a symmetric A succeeds (A positive definite), the
+    Frobenius form otherwise: for a non-symmetric A, and for a symmetric A whose Cholesky
+    factorization fails (indefinite or negative definite; |det A| then comes from a Bunch-Kaufman
+    LDL^T factorization, which also gives the inertia for `details["spectrum"]`). The Frobenius
+    form bounds sigma_max / sigma_min of any nonsingular matrix, which for a symmetric matrix is
+    max|lambda| / min|lambda|. "trace": Cholesky must succeed (inf otherwise). "frobenius": any
+    nonsingular matrix.
+
+    positive_definite_only=True: the paper's narrower reading (its trace bound assumes HPD): with
+    form "auto", a symmetric matrix whose Cholesky factorization fails gives inf.
+
+    A is first brought to unit scale by a power of two (the bound is scale-invariant) and log det
+    comes from the Cholesky, LDL^T or LU pivots, so no determinant, trace or norm over- or
+    underflows.
     """
     if form not in ("auto", "trace", "frobenius"):
         raise UsageError(f"form: must be 'auto', 'trace' or 'frobenius', got {form!r}")
+    pd_only = _check_flag(positive_definite_only)
     arr = as_square_float64(A)
     n = arr.shape[0]
     symmetric = symmetry_defect(arr) <= SYMMETRY_RTOL
-    details: dict[str, Any] = {"n": n, "symmetric": symmetric}
+    details: dict[str, Any] = {"n": n, "symmetric": symmetric, "positive_definite_only": pd_only}
     if not np.any(arr):
-        return _infinite("bound", "singular: the zero matrix", reliable=True, **details)
+        return _infinite("bound", "singular: the zero matrix", reliable=True, definite=None, spectrum="undecided",
+                         **details)
     S, e = power_of_two_scaled(arr)
     details["scale_log2"] = e
     floor = _rounding_level(n)
@@ -194,6 +277,13 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
         except np.linalg.LinAlgError:
             chol_ok = False
     details["positive_definite"] = (None if chol_singular else chol_ok) if symmetric else None
+    if not symmetric:
+        details.update(definite=None, spectrum="non-symmetric")
+    elif chol_ok:
+        details.update(definite=None if chol_singular else True,
+                       spectrum="undecided" if chol_singular else "positive definite")
+    else:
+        details.update(definite=None, spectrum="not positive definite")
     failed = (
         "Cholesky failed: A is not positive definite in floating point (indefinite, singular, or kappa "
         "beyond about 1/u)"
@@ -203,9 +293,9 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
     if form == "auto":
         if symmetric and chol_ok:
             use = "trace"
-        elif symmetric:
+        elif symmetric and pd_only:
             return _infinite(
-                "bound", f"{failed}; no valid Newton system; form='frobenius' gives the singular-value bound",
+                "bound", f"{failed}; positive_definite_only is set (form='frobenius' gives the singular-value bound)",
                 reliable=True, **details,
             )
         else:
@@ -224,8 +314,23 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
         singular = chol_singular
         what = "the smallest Cholesky pivot"
     else:
+        extra = ""
         if chol_ok:
             log_abs_det_s, singular, what = log_det_s, chol_singular, "the smallest Cholesky pivot"
+        elif symmetric:
+            log_abs_det_s, n_pos, n_neg, n_zero, smallest = _ldl_log_abs_det(S, floor)
+            definite, spectrum = _classify(n_pos, n_neg, n_zero)
+            details.update(definite=definite, spectrum=spectrum, positive_eigenvalues=n_pos,
+                           negative_eigenvalues=n_neg, zero_eigenvalues=n_zero)
+            if definite is False or spectrum == "negative definite":
+                details["positive_definite"] = False
+            if smallest == 0.0:
+                return _infinite("bound", "numerically singular: a pivot of the LDL^T factorization is exactly 0 in "
+                                 "floating point (determinant 0)", reliable=True, **details)
+            singular, what = n_zero > 0, "the smallest LDL^T pivot eigenvalue"
+            extra = f"; |det| from LDL^T, inertia {n_pos} positive / {n_neg} negative"
+            if spectrum in ("indefinite", "negative definite"):
+                extra += f": A is {spectrum}, not positive definite"
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
@@ -241,7 +346,7 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto") -> KappaEstimate:
         fro_sq_s = float(np.einsum("ij,ij->", S, S))
         details.update(log_abs_det=log_abs_det_s + n * e * _LN2, frobenius_sq=to_scale(fro_sq_s, 2 * e))
         log_k = log_bound_frobenius(n, log_abs_det_s, fro_sq_s)
-        reason = "Merikoski et al. Frobenius-form bound (|det| and ||A||_F)"
+        reason = "Merikoski et al. Frobenius-form bound (|det| and ||A||_F)" + extra
     log_k = max(log_k, 0.0)
     details["reliable"] = not singular
     if singular:
@@ -469,68 +574,164 @@ def _run_details(run: _LanczosRun) -> dict[str, Any]:
     }
 
 
-def kappa_lanczos(A: Any, *, tol: float = 1e-3, max_iter: int | None = None, seed: int = 0) -> KappaEstimate:
-    """kappa ~ theta_max / theta_min from Lanczos; A symmetric (ndarray, sparse or LinearOperator).
+def _smallest_magnitude_by_squares(
+    op: LinearOperator, n: int, run: _LanczosRun, *, tol: float, max_iter: int | None, seed: int
+) -> _LanczosRun:
+    """Lanczos on B^2, B = 2^k A the first run's scaled operator (k = run.scale_log2), matrix-free:
+    each step costs two products with A. The smallest eigenvalue of B^2 is min|lambda(B)|^2, an
+    end of the spectrum of B^2 (an interior point of the spectrum of B when B is indefinite, where
+    Lanczos on B converges slowly). B^2 has condition number kappa^2, so the smallest Ritz value
+    converges in roughly sqrt(kappa^2) = kappa steps instead of sqrt(kappa), and it is resolved
+    only while kappa^2 stays well below 1 / (16 n u), i.e. kappa below about 1e7 / sqrt(n)."""
+    scaled = _ScaledOperator(op, n, run.scale_log2)
+    square = LinearOperator((n, n), matvec=lambda v: scaled(scaled(v)), dtype=np.float64)
+    return _lanczos(square, n, tol=tol, max_iter=max_iter, seed=seed)
 
-    Ritz values satisfy lambda_min <= theta_min and theta_max <= lambda_max, so this estimate is
-    at most the true kappa; `details["kappa_upper_residual"]` is the residual bracket
-    (theta_max + r_max) / (theta_min - r_min) when theta_min > r_min. A negative Ritz value
-    beyond rounding error proves A indefinite; one within rounding error of 0 gives inf with the
-    reason "numerically singular".
+
+def kappa_lanczos(
+    A: Any, *, tol: float = 1e-3, max_iter: int | None = None, seed: int = 0, positive_definite_only: bool = False
+) -> KappaEstimate:
+    """kappa ~ max|lambda| / min|lambda| from Lanczos; A symmetric (ndarray, sparse or LinearOperator).
+
+    A first Lanczos run on A gives the extreme Ritz values theta_min <= theta_max. When both are
+    positive (or both negative) the estimate is theta_max / theta_min (|theta_min| / |theta_max|).
+    Ritz values lie inside the spectrum, so this is at most the true kappa;
+    `details["kappa_upper_residual"]` is the residual bracket (theta_max + r_max) / (theta_min -
+    r_min) when theta_min > r_min.
+
+    Ritz values of both signs (beyond rounding error) prove A indefinite. Its largest |lambda| is
+    still an end of the spectrum (max(|theta_min|, |theta_max|)), but its smallest |lambda| lies
+    inside it, so a second, matrix-free Lanczos run on A^2 finds min|lambda| = sqrt(lambda_min(A^2))
+    (`_smallest_magnitude_by_squares`: two products with A per step, convergence governed by
+    kappa^2, resolution limited to kappa below about 1e7 / sqrt(n); beyond that, and for a
+    singular indefinite A, the result is inf with the reason "numerically singular"). Both runs approach their targets from inside, so the indefinite estimate is
+    also a lower estimate. A shift-invert run (Lanczos on A^-1) would converge faster but needs a
+    factorization, which a LinearOperator does not offer and which costs as much as the bound.
+    `details["iterations_square"]` holds the second run's steps, `details["matvecs"]` the total
+    number of products with A (without the scale probes).
+
+    positive_definite_only=True: inf for established indefiniteness (the narrower reading, see the
+    module docstring). A smallest Ritz value within rounding error of 0 gives inf with the reason
+    "numerically singular".
     """
     _check_lanczos_options(tol, max_iter, seed)
+    pd_only = _check_flag(positive_definite_only)
     op, n, is_matrix = _as_operator(A)
     if n <= 2 and is_matrix:
         dense = A.toarray() if sp.issparse(A) else np.asarray(A, dtype=np.float64)
-        est = kappa_exact(dense)
+        est = kappa_exact(dense, positive_definite_only=pd_only)
         return KappaEstimate(est.value, est.log_value, "lanczos", est.reason + " (n <= 2: computed exactly)", est.details)
     run = _lanczos(op, n, tol=tol, max_iter=max_iter, seed=seed, check_symmetry=not is_matrix)
-    details: dict[str, Any] = {"n": n, **_run_details(run)}
+    details: dict[str, Any] = {"n": n, **_run_details(run), "positive_definite_only": pd_only,
+                               "matvecs": run.iterations}
     if run.zero:
-        return _infinite("lanczos", "singular: A q = 0 for a random start vector q", reliable=True, **details)
+        return _infinite("lanczos", "singular: A q = 0 for a random start vector q", reliable=True,
+                         definite=None, spectrum="undecided", **details)
     lo, hi = run.theta_min, run.theta_max
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return _infinite("lanczos", f"no estimate: {run.failure or 'Lanczos produced non-finite Ritz values'}",
-                         reliable=False, **details)
+                         reliable=False, definite=None, spectrum="undecided", **details)
     top = max(abs(lo), abs(hi))
     if top == 0.0:
-        return _infinite("lanczos", "singular: every Ritz value is 0", reliable=True, **details)
+        return _infinite("lanczos", "singular: every Ritz value is 0", reliable=True,
+                         definite=None, spectrum="undecided", **details)
     small = min(abs(lo), abs(hi))
     if small > 0 and (lo <= 0 or hi <= 0):
         details["kappa_2"] = top / small
     level = _rounding_level(n) * top
+    details["abs_lambda_max"] = to_scale(top, -run.scale_log2)
+    definite, spectrum = _classify(int(hi > level), int(lo < -level), int(abs(lo) <= level or abs(hi) <= level))
+    details.update(definite=definite, spectrum=spectrum)
     stop = f"; stopped early: {run.failure}" if run.failure else ""
-    if lo < -level:
-        return _infinite("lanczos", f"not positive definite: Ritz value theta_min = {details['lambda_min']:.3g} < 0{stop}",
-                         reliable=True, **details)
+    state = "converged" if run.converged else "NOT converged"
+    if pd_only and lo < -level:
+        return _infinite(
+            "lanczos",
+            f"not positive definite: Ritz value theta_min = {details['lambda_min']:.3g} < 0 "
+            f"(positive_definite_only is set){stop}",
+            reliable=True, **details,
+        )
+    if lo < -level and hi > level:
+        return _indefinite_lanczos(op, n, run, details, tol=tol, max_iter=max_iter, seed=seed, stop=stop)
+    negative = hi < 0 and not pd_only  # every Ritz value negative: the estimate for -A
+    if negative:
+        lo, hi = -hi, -lo
     if lo <= 0:
         return _infinite(
             "lanczos",
-            f"numerically singular: Ritz value theta_min = {details['lambda_min']:.3g} is within rounding error "
-            f"(16 n u theta_max) of 0, so positive definiteness is undecided{stop}",
+            f"numerically singular: an extreme Ritz value is within rounding error (16 n u max|theta|) of 0 "
+            f"(theta_min = {details['lambda_min']:.3g}, theta_max = {details['lambda_max']:.3g}), so definiteness "
+            f"is undecided{stop}",
             reliable=False, **details,
         )
-    if lo - run.res_min > 0:
-        details["kappa_upper_residual"] = float((hi + run.res_max) / (lo - run.res_min))
+    details["abs_lambda_min"] = to_scale(lo, -run.scale_log2)
+    r_lo, r_hi = (run.res_max, run.res_min) if negative else (run.res_min, run.res_max)
+    if lo - r_lo > 0:
+        details["kappa_upper_residual"] = float((hi + r_hi) / (lo - r_lo))
     value = hi / lo
-    state = "converged" if run.converged else "NOT converged"
-    reason = f"Lanczos Ritz values theta_max / theta_min after {run.iterations} steps ({state}; a lower estimate){stop}"
+    what = "theta_min / theta_max (A negative definite)" if negative else "theta_max / theta_min"
+    reason = f"Lanczos Ritz values {what} after {run.iterations} steps ({state}; a lower estimate){stop}"
     singular = lo <= level
     if singular:
-        reason += "; " + _NOT_RELIABLE.format(what="theta_min")
+        reason += "; " + _NOT_RELIABLE.format(what="the Ritz value nearest 0")
     details["reliable"] = run.converged and not run.failure and not singular
     return KappaEstimate(value, math.log(value), "lanczos", reason, details)
+
+
+def _indefinite_lanczos(
+    op: LinearOperator, n: int, run: _LanczosRun, details: dict[str, Any], *,
+    tol: float, max_iter: int | None, seed: int, stop: str,
+) -> KappaEstimate:
+    """The estimate for an A with Ritz values of both signs: max|theta| from the first run over
+    sqrt(theta_min(A^2)) from a second run on A^2 (see `kappa_lanczos`)."""
+    sq = _smallest_magnitude_by_squares(op, n, run, tol=tol, max_iter=max_iter, seed=seed)
+    k1, k2 = run.scale_log2, sq.scale_log2
+    details["iterations_square"] = sq.iterations
+    details["converged_square"] = sq.converged
+    details["matvecs"] = run.iterations + 2 * sq.iterations
+    # the second run works on 2^k2 B^2, B = 2^k1 A: eigenvalues of B^2 are theta / 2^k2
+    if sq.failure or not (math.isfinite(sq.theta_min) and math.isfinite(sq.theta_max)):
+        return _infinite("lanczos", f"indefinite A; no estimate of min|lambda|: "
+                         f"{sq.failure or 'the A^2 run produced non-finite Ritz values'}", reliable=False, **details)
+    top_b = max(abs(run.theta_min), abs(run.theta_max), math.sqrt(max(sq.theta_max, 0.0) * 2.0 ** -k2))
+    mu_level = _rounding_level(n) * max(sq.theta_max, 0.0)
+    details["abs_lambda_max"] = to_scale(top_b, -k1)
+    if sq.theta_min <= mu_level:
+        return _infinite(
+            "lanczos",
+            "numerically singular: the smallest Ritz value of A^2 is within rounding error (16 n u max|lambda|^2) "
+            "of 0, so min|lambda| is not resolved (A is indefinite and singular, or kappa is beyond about "
+            f"1 / sqrt(16 n u); the exact and bound methods resolve more){stop}",
+            reliable=False, **details,
+        )
+    small_b = math.sqrt(sq.theta_min * 2.0 ** -k2)
+    details["abs_lambda_min"] = to_scale(small_b, -k1)
+    log_value = math.log(top_b) - math.log(small_b)
+    value = _from_log(log_value)
+    details["kappa_2"] = value
+    both = run.converged and sq.converged
+    reason = (
+        f"Lanczos: max|theta| over {run.iterations} steps on A / sqrt(theta_min) over {sq.iterations} steps on A^2 "
+        f"({'converged' if both else 'NOT converged'}; a lower estimate); A is indefinite, not positive definite "
+        f"(Ritz values of both signs){stop}"
+    )
+    details["reliable"] = both and not run.failure and not sq.failure
+    return KappaEstimate(value, log_value, "lanczos", reason, details)
 
 
 # ----------------------------------------------------------------------------- exact
 
 
-def kappa_exact(A: Any) -> KappaEstimate:
-    """Exact kappa_2: eigvalsh for symmetric A (inf if not positive definite), SVD otherwise.
+def kappa_exact(A: Any, *, positive_definite_only: bool = False) -> KappaEstimate:
+    """Exact kappa_2: max|lambda| / min|lambda| from eigvalsh for symmetric A, SVD otherwise.
 
+    A symmetric indefinite or negative definite matrix gets its finite kappa_2 (the QLSA cost's
+    kappa); with positive_definite_only=True it gets inf with "not positive definite" instead.
     A is first brought to unit scale by a power of two (exact). Eigenvalues in `details` are in
-    the caller's units. A smallest eigenvalue (singular value) within rounding error 16 n u
-    max|lambda| of 0 makes the result NOT reliable, or inf when it is <= 0 (module docstring)."""
+    the caller's units. A smallest |eigenvalue| (singular value) within rounding error 16 n u
+    max|lambda| of 0 makes the result NOT reliable when that eigenvalue is positive, or inf when
+    it is <= 0 (module docstring)."""
+    pd_only = _check_flag(positive_definite_only)
     if sp.issparse(A):
         A = A.toarray()
     arr = as_square_float64(A)
@@ -540,36 +741,52 @@ def kappa_exact(A: Any) -> KappaEstimate:
     if symmetry_defect(S) <= SYMMETRY_RTOL:
         lam = np.linalg.eigvalsh(0.5 * (S + S.T))
         lo, hi = float(lam[0]), float(lam[-1])
-        details: dict[str, Any] = {
-            "n": n, "lambda_min": to_scale(lo, e), "lambda_max": to_scale(hi, e),
-            "symmetric": True, "scale_log2": e,
-        }
         mags = np.abs(lam)
         top, small = float(mags.max()), float(mags.min())
+        band = level * top
+        n_pos, n_neg = int(np.count_nonzero(lam > band)), int(np.count_nonzero(lam < -band))
+        definite, spectrum = _classify(n_pos, n_neg, n - n_pos - n_neg)
+        details: dict[str, Any] = {
+            "n": n, "lambda_min": to_scale(lo, e), "lambda_max": to_scale(hi, e),
+            "abs_lambda_min": to_scale(small, e), "abs_lambda_max": to_scale(top, e),
+            "symmetric": True, "scale_log2": e, "definite": definite, "spectrum": spectrum,
+            "negative_eigenvalues": n_neg, "positive_definite_only": pd_only,
+        }
         if top == 0.0:
             return _infinite("exact", "singular: the zero matrix", reliable=True, **details)
         if lo <= 0 and small > 0:
             details["kappa_2"] = top / small
-        if lo < -level * top:
-            return _infinite("exact", f"not positive definite: lambda_min = {details['lambda_min']:.3g} < 0",
-                             reliable=True, **details)
-        if lo <= 0:
+        if lo > 0:
+            value = hi / lo
+            reason = "eigvalsh: lambda_max / lambda_min"
+            details["reliable"] = lo > band
+            if not details["reliable"]:
+                reason += "; " + _NOT_RELIABLE.format(what="lambda_min")
+            return KappaEstimate(value, math.log(value), "exact", reason, details)
+        if pd_only and lo < -band:
+            return _infinite(
+                "exact", f"not positive definite: lambda_min = {details['lambda_min']:.3g} < 0 "
+                "(positive_definite_only is set)", reliable=True, **details,
+            )
+        if small <= band:
             return _infinite(
                 "exact",
-                f"numerically singular: lambda_min = {details['lambda_min']:.3g} is within rounding error "
-                "(16 n u lambda_max) of 0, so positive definiteness is undecided",
+                f"numerically singular: the eigenvalue of smallest magnitude ({to_scale(small, e):.3g} in absolute "
+                "value) is within rounding error (16 n u max|lambda|) of 0, so definiteness is undecided",
                 reliable=False, **details,
             )
-        value = hi / lo
-        reason = "eigvalsh: lambda_max / lambda_min"
-        details["reliable"] = lo > level * top
-        if not details["reliable"]:
-            reason += "; " + _NOT_RELIABLE.format(what="lambda_min")
+        value = top / small
+        reason = (
+            f"eigvalsh: max|lambda| / min|lambda|; A is {_sign_word(spectrum)}, not positive definite "
+            f"({n_neg} negative eigenvalues)"
+        )
+        details["reliable"] = True
         return KappaEstimate(value, math.log(value), "exact", reason, details)
     s = np.linalg.svd(S, compute_uv=False)
     details = {
         "n": n, "sigma_min": to_scale(float(s[-1]), e), "sigma_max": to_scale(float(s[0]), e),
-        "symmetric": False, "scale_log2": e,
+        "symmetric": False, "scale_log2": e, "definite": None, "spectrum": "non-symmetric",
+        "positive_definite_only": pd_only,
     }
     if s[-1] == 0:
         return _infinite("exact", "numerically singular: the smallest singular value is 0 in floating point",
@@ -584,7 +801,11 @@ def kappa_exact(A: Any) -> KappaEstimate:
 
 # ----------------------------------------------------------------------------- dispatch
 
-_METHOD_OPTIONS: dict[str, tuple[str, ...]] = {"bound": ("form",), "lanczos": ("tol", "max_iter", "seed"), "exact": ()}
+_METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bound": ("form", "positive_definite_only"),
+    "lanczos": ("tol", "max_iter", "seed", "positive_definite_only"),
+    "exact": ("positive_definite_only",),
+}
 
 
 def estimate_kappa(A: Any, method: KappaMethod = "bound", **options: Any) -> KappaEstimate:
@@ -592,7 +813,9 @@ def estimate_kappa(A: Any, method: KappaMethod = "bound", **options: Any) -> Kap
 
     A: dense float64 matrix, scipy.sparse matrix, or (lanczos only) a scipy LinearOperator
     such as a Hessian-vector product. options go to the method: form= for bound; tol=,
-    max_iter=, seed= for lanczos. An unknown option is a UsageError naming it.
+    max_iter=, seed= for lanczos; positive_definite_only= for every method (inf for symmetric
+    input that is not positive definite; by default a nonsingular indefinite matrix gets its
+    finite max|lambda| / min|lambda|). An unknown option is a UsageError naming it.
     """
     if method not in _METHOD_OPTIONS:
         raise UsageError(f"method: must be one of {', '.join(KAPPA_METHODS)}, got {method!r}")

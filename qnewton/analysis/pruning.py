@@ -353,14 +353,14 @@ def prune(A: np.ndarray, d: int, method: PruneMethod = "symmetric", *, diagonal:
 
 
 _MASS_RE = re.compile(r"^mass(?::(?P<p>[0-9.eE+-]+))?(?::(?P<agg>max|mean|median|q[0-9.]+))?$")
+_OFFDIAG_MASS_RE = re.compile(
+    r"^offdiag-mass(?::(?P<p>[0-9.eE+-]+))?(?::(?P<agg>max|mean|median|q[0-9.]+))?$"
+)
 
 
-def mass_rule_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "max") -> int:
-    """The paper's mass rule (Sec. IV-C): per row, the fewest entries holding p% of the row's
-    absolute sum; the per-row numbers become one d by `aggregate`:
-    "max" (default: every row can keep its p% set), "mean"/"median" (ceil), or "qXX" (ceil of
-    the XX-th percentile). The result is at least 1."""
-    counts = p_sparsity(A, (p,))[float(p)]  # validates A (real, finite, 2-D)
+def _aggregate(counts: np.ndarray, aggregate: str) -> int:
+    """One d from per-row counts: "max", "mean"/"median" (ceil) or "qXX" (ceil of the XX-th
+    percentile); at least 1."""
     if aggregate == "max":
         value = float(counts.max(initial=0))
     elif aggregate == "mean":
@@ -380,12 +380,61 @@ def mass_rule_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "max") -
     return max(1, int(math.ceil(value - 1e-9)))
 
 
+def mass_rule_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "max") -> int:
+    """The paper's mass rule (Sec. IV-C): per row, the fewest entries holding p% of the row's
+    absolute sum; the per-row numbers become one d by `aggregate`:
+    "max" (default: every row can keep its p% set), "mean"/"median" (ceil), or "qXX" (ceil of
+    the XX-th percentile). The result is at least 1.
+
+    Applied to a regularized matrix R = H + eps * I this rule mostly measures eps: once eps is
+    about the size of a row's off-diagonal sum, the diagonal alone holds p = 50% of that row and
+    the row's count is 1, whatever H looks like. `offdiagonal_mass_sparsity` does not have that
+    dependence."""
+    counts = p_sparsity(A, (p,))[float(p)]  # validates A (real, finite, 2-D)
+    return _aggregate(counts, aggregate)
+
+
+def offdiagonal_mass_counts(A: np.ndarray, p: float = 50.0) -> np.ndarray:
+    """Per row i: the fewest OFF-diagonal entries whose absolute values hold p% of the row's
+    off-diagonal absolute sum (0 when that sum is 0), plus 1 for a nonzero diagonal entry, which
+    symmetric pruning always keeps (`diagonal="keep"`) and which counts toward d.
+
+    Adding eps * I changes only diagonal entries, so the counts of H + eps * I equal those of H
+    whenever H's diagonal and H + eps * I's diagonal are both nonzero (or both zero) in each row:
+    the rule measures the Hessian's own coupling, not the regularization. Rows are processed in
+    blocks (bounded memory)."""
+    arr = as_square_float64(A)
+    n = arr.shape[0]
+    step = max(1, _BLOCK_ELEMENTS // n)
+    counts = np.empty(n, dtype=np.int64)
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        block = arr[r0:r1].copy()
+        idx = np.arange(r0, r1)
+        diag_nonzero = block[idx - r0, idx] != 0
+        block[idx - r0, idx] = 0.0
+        counts[r0:r1] = p_sparsity(block, (p,))[float(p)] + diag_nonzero
+    return counts
+
+
+def offdiagonal_mass_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "max") -> int:
+    """The mass rule on the off-diagonal part: d from `offdiagonal_mass_counts` by `aggregate`
+    (as in `mass_rule_sparsity`); at least 1. On R = H + eps * I it gives the d of H itself."""
+    p = float(p)
+    if not (math.isfinite(p) and 0.0 < p <= 100.0):
+        raise UsageError(f"p: must lie in (0, 100], got {p}")
+    return _aggregate(offdiagonal_mass_counts(A, p), aggregate)
+
+
 def choose_sparsity(A: np.ndarray, spec: int | float | str) -> int:
     """Turn a sparsity spec into one oracle sparsity d (1 <= d <= N).
 
     spec int >= 1: that d (capped at N). float in (0, 1]: ceil(spec * N). "mass" or "mass:P"
     (optionally "mass:P:AGG" with AGG max|mean|median|qXX): the paper's mass rule at P% (default
-    50), see `mass_rule_sparsity`. Strings holding a number are read as that number.
+    50) on A as given, see `mass_rule_sparsity`. "offdiag-mass", "offdiag-mass:P" or
+    "offdiag-mass:P:AGG": the same rule on the off-diagonal entries, plus the diagonal entry
+    (`offdiagonal_mass_sparsity`); on a regularized A = H + eps * I it does not depend on eps.
+    Strings holding a number are read as that number.
     """
     arr = np.asarray(A)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
@@ -393,12 +442,16 @@ def choose_sparsity(A: np.ndarray, spec: int | float | str) -> int:
     n = arr.shape[0]
     if isinstance(spec, str):
         text = spec.strip()
-        match = _MASS_RE.match(text)
-        if match:
-            p = float(match.group("p")) if match.group("p") else 50.0
-            if not (0.0 < p <= 100.0):
-                raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
-            return min(n, mass_rule_sparsity(arr, p, match.group("agg") or "max"))
+        for pattern, rule in ((_MASS_RE, mass_rule_sparsity), (_OFFDIAG_MASS_RE, offdiagonal_mass_sparsity)):
+            match = pattern.match(text)
+            if match:
+                try:
+                    p = float(match.group("p")) if match.group("p") else 50.0
+                except ValueError:
+                    raise UsageError(f"sparsity: bad mass percentage in {text!r}") from None
+                if not (0.0 < p <= 100.0):
+                    raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
+                return min(n, rule(arr, p, match.group("agg") or "max"))
         try:
             spec = int(text)
         except ValueError:
@@ -406,7 +459,7 @@ def choose_sparsity(A: np.ndarray, spec: int | float | str) -> int:
                 spec = float(text)
             except ValueError:
                 raise UsageError(
-                    f"sparsity: expected an integer d, a fraction in (0, 1], or 'mass[:P]', got {text!r}"
+                    f"sparsity: expected an integer d, a fraction in (0, 1], 'mass[:P]' or 'offdiag-mass[:P]', got {text!r}"
                 ) from None
     if isinstance(spec, bool):
         raise UsageError(f"sparsity: expected an integer or fraction, got {spec!r}")
