@@ -17,11 +17,11 @@ from qnewton.solvers.emulated import EmulatedQLSASolver
 from qnewton.newton import NewtonStep
 
 
-def _step(policy, gate_time=1e-18, *, eps=0.0, sparsity=10**6, eps_q=0.0, C=1e-10):
+def _step(policy, gate_time=1e-18, *, eps=0.0, sparsity=10**6, eps_q=0.0, C=1e-10, indefinite="damping"):
     sched = Scheduler(policy=policy, kappa_method="bound", quantum=QuantumCostModel(query_time=GateTimeModel(gate_time)),
                       classical=LUCostModel(C))
     return NewtonStep(sched, ClassicalSolver(), EmulatedQLSASolver(eps_q, seed=0), eps=eps, sparsity=sparsity,
-                      fallback_scale=0.5)
+                      fallback_scale=0.5, indefinite=indefinite)
 
 
 def _quadratic(rng, n=12):
@@ -116,13 +116,28 @@ def test_decision_flips_with_gate_time(rng):
 
 
 def test_safeguard_replaces_non_descent_direction():
-    # indefinite system: the Newton direction for g = e_2 points uphill (g.x < 0)
+    # indefinite system solved as it is: the Newton direction for g = e_2 points uphill (g.x < 0)
+    H = np.diag([1.0, -2.0])
+    g = np.array([0.0, 1.0])
+    res = _step("classical-only", indefinite="none").compute([H], [g])
+    assert res.safeguards == 1 and res.indefinite_fixes == 0
+    assert "descent" in res.blocks[0]["safeguard"]
+    assert res.blocks[0]["indefinite_fix"] is None
+    assert np.allclose(res.directions[0], 0.5 * g)
+
+
+def test_damping_turns_the_uphill_direction_into_descent():
+    # the same system with the default treatment: H + mu I is positive definite, no safeguard needed
     H = np.diag([1.0, -2.0])
     g = np.array([0.0, 1.0])
     res = _step("classical-only").compute([H], [g])
-    assert res.safeguards == 1
-    assert "descent" in res.blocks[0]["safeguard"]
-    assert np.allclose(res.directions[0], 0.5 * g)
+    assert res.safeguards == 0 and res.indefinite_fixes == 1
+    fix = res.blocks[0]["indefinite_fix"]
+    assert fix["method"] == "damping" and fix["mu"] > 2.0 and fix["mu_pruned"] is None
+    # mu = 2 mu1 with mu1 the first value that factorizes: every eigenvalue of H + mu I exceeds |lambda_min|
+    assert np.allclose(res.directions[0], g / (fix["mu"] - 2.0))
+    assert float(g @ res.directions[0]) > 0
+    assert res.blocks[0]["kappa_exact"] == pytest.approx((1.0 + fix["mu"]) / (fix["mu"] - 2.0))
 
 
 def test_pruning_and_regularization_reach_the_solver(rng):

@@ -5,7 +5,9 @@ scheduler policy.
 `newton_step(ctx, policy)` builds the step from the run's options: the scheduler with the run's
 cost models (quantum: Jennings et al. query count x the per-query time model; classical: the
 model resolved once per run), the classical solver (Cholesky, LU fallback) and the quantum
-solver (the emulated QLSA, or Qiskit circuits with --quantum-solver circuit).
+solver (the emulated QLSA, or Qiskit circuits with --quantum-solver circuit), the treatment of
+indefinite systems (--indefinite) and the readout (--readout, --readout-precision), which the
+scheduler prices and the emulated QLSA draws as shot noise.
 """
 
 from __future__ import annotations
@@ -35,14 +37,16 @@ def build_quantum_solver(options: Mapping[str, Any]) -> LinearSolver:
                              seed=options["seed"], max_size=CIRCUIT_MAX_BLOCK, estimate_resources=False)
     from qnewton.solvers.emulated import EmulatedQLSASolver
 
-    return EmulatedQLSASolver(options["qlsa_epsilon"], seed=options["seed"])
+    return EmulatedQLSASolver(options["qlsa_epsilon"], seed=options["seed"], readout=options["readout"],
+                              readout_precision=options.get("readout_precision", 0.01))
 
 
 def build_scheduler(options: Mapping[str, Any], policy: Policy, classical_cost: Any, query_time: Any) -> Scheduler:
     """The scheduler of one Newton method with the run's cost models."""
     from qnewton.costs.quantum import QuantumCostModel
 
-    quantum = QuantumCostModel(query_time=query_time, epsilon=options["qlsa_epsilon"], readout=options["readout"])
+    quantum = QuantumCostModel(query_time=query_time, epsilon=options["qlsa_epsilon"], readout=options["readout"],
+                               readout_precision=options.get("readout_precision", 0.01))
     return Scheduler(policy=policy, kappa_method=options["kappa_method"], quantum=quantum, classical=classical_cost)
 
 
@@ -60,6 +64,7 @@ def newton_step(ctx: MethodContext, policy: Policy) -> NewtonStep:
         prune_classical=o["prune_classical"],
         exact_kappa_max_n=o["exact_kappa_max_n"],
         fallback_scale=float(o["sgd_lr"]) / float(o["newton_lr"]),
+        indefinite=o.get("indefinite", "damping"),
     )
 
 

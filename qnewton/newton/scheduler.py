@@ -69,13 +69,28 @@ class Scheduler:
         self.quantum: QuantumCostModel = quantum
         self.classical: ClassicalCostModel = classical
 
+    def _classical_uses_kappa(self) -> bool:
+        """False for the LU model (R_c = C N^3 ignores kappa), True for every other classical model
+        (CG, best-of, or a model of the caller's): their price depends on the matrix's kappa."""
+        from qnewton.costs.classical import LUCostModel
+
+        return not isinstance(self.classical, LUCostModel)
+
     def __repr__(self) -> str:
         return (
             f"Scheduler(policy={self.policy!r}, kappa_method={self.kappa_method!r}, "
             f"quantum={self.quantum!r}, classical={self.classical.name!r})"
         )
 
-    def decide(self, A: Any, g: Any | None = None, *, sparsity: int | None = None) -> Decision:
+    def decide(
+        self,
+        A: Any,
+        g: Any | None = None,
+        *,
+        sparsity: int | None = None,
+        classical_matrix: Any | None = None,
+        classical_sparsity: int | None = None,
+    ) -> Decision:
         """Price both solvers for the system A x = g and choose one.
 
         A: dense float64 symmetric ndarray (already regularized and pruned), a scipy.sparse
@@ -84,6 +99,14 @@ class Scheduler:
         row of A. g: the right-hand side; only its length is checked (the costs do not depend
         on it). Decision.timings holds MEASURED seconds: "kappa_estimate" and "decision" (the
         rest of this call).
+
+        classical_matrix: the matrix the classical solver will be given when it differs from A
+        (the Newton step gives it the unpruned system unless prune_classical); the classical
+        cost is then priced on it: its size, its largest row nonzero count (or
+        `classical_sparsity`) and, for a cost model that uses kappa (anything but LU), its own
+        kappa estimate by the same method. Without it both sides are priced on A.
+        decision.extra records what the classical side was priced on ("classical_priced_on",
+        "classical_sparsity", "classical_kappa").
         """
         import time
 
@@ -123,10 +146,29 @@ class Scheduler:
         elif isinstance(sparsity, bool) or not isinstance(sparsity, (int, np.integer)) or not 1 <= sparsity <= n:
             raise UsageError(f"sparsity: must be an integer in [1, N={n}], got {sparsity!r}")
         sparsity = int(sparsity)
+
+        classical_n, classical_d = n, sparsity
+        if classical_matrix is not None:
+            if isinstance(classical_matrix, LinearOperator):
+                raise UsageError("classical_matrix: must be a dense or scipy.sparse matrix, not an operator")
+            c_matrix = (sp.csr_matrix(classical_matrix, dtype=np.float64) if sp.issparse(classical_matrix)
+                        else np.asarray(classical_matrix, dtype=np.float64))
+            if c_matrix.ndim != 2 or c_matrix.shape != (n, n):
+                raise UsageError(f"classical_matrix: must be {n} x {n} like A, got shape {c_matrix.shape}")
+            if classical_sparsity is None:
+                classical_d = int(max(1, int(row_nonzeros(c_matrix).max(initial=0))))
+            elif (isinstance(classical_sparsity, bool) or not isinstance(classical_sparsity, (int, np.integer))
+                  or not 1 <= classical_sparsity <= n):
+                raise UsageError(f"classical_sparsity: must be an integer in [1, N={n}], got {classical_sparsity!r}")
+            else:
+                classical_d = int(classical_sparsity)
         setup_seconds = time.perf_counter() - t_start
 
         t0 = time.perf_counter()
         est = estimate_kappa(A if matrix is None else matrix, self.kappa_method, **self.kappa_options)
+        classical_kappa = float(est.value)
+        if classical_matrix is not None and self._classical_uses_kappa():
+            classical_kappa = float(estimate_kappa(c_matrix, self.kappa_method, **self.kappa_options).value)
         kappa_seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -148,9 +190,9 @@ class Scheduler:
         kappa_for_cost = est.value if est.value >= 1 or not np.isfinite(est.value) else 1.0
         qcost = self.quantum.estimate(n, sparsity, kappa_for_cost, max_entry=max_entry, norm=norm)
         if isinstance(self.classical, ChoosingClassicalCostModel):
-            classical_seconds, classical_used = self.classical.choose(n, sparsity, est.value)
+            classical_seconds, classical_used = self.classical.choose(classical_n, classical_d, classical_kappa)
         else:
-            classical_seconds = float(self.classical.seconds(n, sparsity, est.value))
+            classical_seconds = float(self.classical.seconds(classical_n, classical_d, classical_kappa))
             classical_used = self.classical.name
         q_seconds = qcost.total_seconds
         if self.policy == Policy.CLASSICAL_ONLY:
@@ -195,9 +237,14 @@ class Scheduler:
                 "seconds_per_query": qcost.seconds_per_query,
                 "query_time_model": qcost.query_time_model,
                 "readout": qcost.readout,
+                "readout_precision": float(getattr(self.quantum, "readout_precision", 0.0)) or None,
+                "readout_shots": float(getattr(qcost, "readout_shots", 0.0)),
                 "logical_qubits": qcost.logical_qubits,
                 "notes": list(qcost.notes),
                 "classical_used": classical_used,
+                "classical_priced_on": "A" if classical_matrix is None else "classical_matrix",
+                "classical_sparsity": classical_d,
+                "classical_kappa": classical_kappa,
                 "classical_source": str(getattr(self.classical, "source", "")),  # optional field of a model
                 "max_entry": max_entry,
                 "norm": norm,

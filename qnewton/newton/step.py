@@ -3,20 +3,69 @@
 For each Hessian block H_B with gradient g_B:
 
     R_B = H_B + eps I                 regularize (Sec. V-D), exactly symmetric
+    R_B <- fix(R_B)                   indefinite treatment (below): R_B made positive definite
     d   = choose_sparsity(R_B, spec)  oracle sparsity (Sec. IV-C: the 50 % mass rule by default)
     P_B = symmetric_prune(R_B, d)     what a quantum solver is given (Sec. IV-D)
-    decision = scheduler.decide(P_B, g_B, sparsity=d)
-                                      kappa estimate, R_c = C N^3 vs R_q = t_query E[queries]
+    P_B <- fix(P_B)                   pruning can break definiteness again: fixed the same way
+    decision = scheduler.decide(P_B, g_B, sparsity=d, classical_matrix=R_B)
+                                      kappa estimate, R_c (priced on the matrix the classical
+                                      solver gets) vs R_q = t_query E[queries] (priced on P_B)
     x_B = solve(P_B, g_B)             quantum (emulated or circuit) solver, or
     x_B = solve(R_B, g_B)             classical solver (Cholesky, LU fallback); the classical
                                       solver gets the unpruned matrix unless prune_classical
     theta_B <- theta_B - beta x_B     (done by the caller)
 
-Safeguard: -x_B must be a descent direction for the mini-batch loss, i.e. g_B . x_B > 0, and x_B
-must be finite. Pruning can make P_B indefinite, and an indefinite or nearly singular system can
-give a direction that fails this test. Such a block is recorded (`safeguard` in its ledger entry)
-and takes the scaled gradient step x_B = fallback_scale * g_B instead; the trainer sets
-fallback_scale = sgd_lr / newton_lr, so the block moves exactly as one SGD step would.
+So the quantum solver always gets the fixed-then-pruned-then-fixed matrix P_B, and the classical
+solver the fixed R_B (or P_B with prune_classical). The ledger's `kappa_exact` is the exact
+condition number of the matrix that was actually solved, and `kappa_exact_of` says which ("R":
+the treated unpruned matrix, also when d = N and nothing was pruned; "P": the pruned one). The
+classical cost `classical_seconds_model` is priced on the matrix the classical solver gets
+(`classical_priced_on`, "R" or "P"): its size, and for a CG-type model its row nonzeros and kappa.
+
+Indefinite systems (`indefinite`). A Newton direction x = R^-1 g with R indefinite can satisfy
+g.x > 0 and still be harmful: along an eigenvector with a negative eigenvalue the quadratic
+model's curvature is negative, so the step heads for a saddle or a maximum of the model, and the
+loss can rise although the first-order test passes. Three treatments:
+
+- "damping" (default): Levenberg-Marquardt style damping, R + mu I positive definite. The search
+  is Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Algorithm 3.3 ("Cholesky with
+  added multiple of the identity"): first try mu = 0 (a positive definite R is left as it is);
+  if that Cholesky factorization fails, start from mu0 = max(beta, beta - min_i R_ii) with
+  beta = 1e-3 max|R_ij| (the book's beta = 1e-3, scaled by the matrix's largest entry so the
+  rule does not depend on the units of the loss), and double mu until the factorization of
+  R + mu1 I succeeds. The first such mu1 only just exceeds -lambda_min(R), which can leave an
+  eigenvalue near zero and an enormous step along it, so one more doubling is applied:
+  mu = 2 mu1. Then every eigenvalue of R + mu I is larger than mu1 > |lambda_min(R)|: the
+  curvature along every direction is at least the magnitude of the most negative one (as the
+  saddle-free rule below gives for that direction), and ||x|| <= ||g|| / mu1. The damped
+  system is the Levenberg-Marquardt
+  subproblem min g.d + 1/2 d^T (B + lambda I) d of the seed paper 001 (its eq. 7). Its eq. 8
+  chooses lambda from the gradient norm and a step-size sequence; it does not by itself make
+  B + lambda I positive definite and it would carry state from step to step (a resumed run would
+  then need it in the checkpoint), so it is not used: mu is chosen afresh for every block from the
+  matrix alone, and an already positive definite matrix is left untouched (mu = 0).
+- "saddle-free": the saddle-free Newton method of Dauphin, Pascanu, Gulcehre, Cho, Ganguli and
+  Bengio, "Identifying and attacking the saddle point problem in high-dimensional non-convex
+  optimization" (NeurIPS 2014): H = V diag(lambda) V^T is replaced by |H| = V diag(|lambda|) V^T,
+  plus the damping eps I, i.e. R = |H| + eps I. Directions of negative curvature are then
+  followed downhill instead of towards the saddle. It needs a full eigendecomposition
+  (eigh, about 9 N^3 flops) and is applied only to blocks whose R = H + eps I is not positive
+  definite; if |H| + eps I is still not positive definite (eps = 0 and H singular), damping is
+  added on top.
+- "none": the system is solved as it is (the behaviour before this treatment existed, kept for
+  reproducing older runs).
+
+Every block whose matrix a treatment changed carries `indefinite_fix` in its ledger entry
+({"method", "mu" for R, "mu_pruned" for P, "attempts"}; null when nothing changed) and is counted
+in NewtonResult.indefinite_fixes. The factorization attempts are MEASURED in the
+regularize_prune stage, since they are part of preparing the system.
+
+Safeguard (the last guard, after any treatment): -x_B must be a descent direction for the
+mini-batch loss, i.e. g_B . x_B > 0, and x_B must be finite. An emulated or circuit solver's error,
+or the treatment "none", can give a direction that fails this test. Such a block is recorded
+(`safeguard` in its ledger entry) and takes the scaled gradient step x_B = fallback_scale * g_B
+instead; the trainer sets fallback_scale = sgd_lr / newton_lr, so the block moves exactly as one
+SGD step would.
 """
 
 from __future__ import annotations
@@ -27,6 +76,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import scipy.linalg
 
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
@@ -37,10 +87,22 @@ from qnewton.newton.protocols import LinearSolver, Reseedable
 from qnewton.newton.scheduler import Scheduler
 
 
+#: Treatments of a system that is not positive definite (module docstring).
+INDEFINITE_TREATMENTS: tuple[str, ...] = ("damping", "saddle-free", "none")
+
+#: beta of the damping schedule, relative to max|A_ij| (Nocedal & Wright, Algorithm 3.3: 1e-3).
+DAMPING_BETA = 1e-3
+
+#: Doublings tried before giving up (mu then exceeds max|A_ij| * N * 2^100, far past Gershgorin's
+#: bound max_i sum_j |A_ij|, beyond which A + mu I is always positive definite).
+DAMPING_MAX_ATTEMPTS = 128
+
+
 @dataclass
 class NewtonResult:
-    """Directions x_B (float64), one ledger entry per block, MEASURED stage seconds, and the
-    MODELED quantum seconds of the blocks that went to the quantum solver."""
+    """Directions x_B (float64), one ledger entry per block, MEASURED stage seconds, the MODELED
+    quantum seconds of the blocks that went to the quantum solver, the number of blocks whose
+    direction the safeguard replaced and the number whose matrix the indefinite treatment changed."""
 
     directions: list[np.ndarray]
     blocks: list[dict[str, Any]]
@@ -49,6 +111,7 @@ class NewtonResult:
     decision_counts: dict[str, int]
     safeguards: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    indefinite_fixes: int = 0
 
 
 def exact_kappa(A: np.ndarray) -> float:
@@ -58,8 +121,53 @@ def exact_kappa(A: np.ndarray) -> float:
     return float(lam.max()) / lo if lo > 0 else math.inf
 
 
+def is_positive_definite(A: np.ndarray) -> bool:
+    """True when a Cholesky factorization of the symmetric matrix A succeeds (A is positive definite
+    to working precision); False for indefinite, singular or non-finite A."""
+    try:
+        scipy.linalg.cho_factor(A, lower=True, check_finite=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return False
+    return True
+
+
+def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS) -> tuple[np.ndarray, float, int]:
+    """(A + mu I, mu, factorization attempts): mu1 is the first value of the schedule mu0, 2 mu0,
+    4 mu0, ... for which A + mu1 I has a Cholesky factorization (Nocedal & Wright, Algorithm 3.3;
+    mu0 in the module docstring) and mu = 2 mu1, so that every eigenvalue of A + mu I exceeds
+    mu1 > |lambda_min(A)|. A positive definite A comes back unchanged with mu = 0. If no mu up to
+    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan."""
+    if is_positive_definite(A):
+        return A, 0.0, 1
+    scale = float(np.max(np.abs(A))) if A.size else 0.0
+    if not math.isfinite(scale):
+        return A, math.nan, 1
+    beta = DAMPING_BETA * scale if scale > 0 else DAMPING_BETA
+    mu = max(beta, beta - float(np.min(np.diagonal(A))))
+    eye = np.eye(A.shape[0])
+    for attempt in range(2, max_attempts + 2):
+        if is_positive_definite(A + mu * eye):
+            return A + (2.0 * mu) * eye, 2.0 * mu, attempt
+        mu *= 2.0
+        if not math.isfinite(mu):
+            break
+    return A, math.nan, max_attempts + 1
+
+
+def saddle_free(R: np.ndarray, eps: float) -> np.ndarray:
+    """|H| + eps I for R = H + eps I: the eigenvalues lambda of H replaced by |lambda| (Dauphin et al.
+    2014, module docstring), the eigenvectors kept; exactly symmetric."""
+    lam, V = np.linalg.eigh(R)
+    out = (V * (np.abs(lam - eps) + eps)) @ V.T
+    return (out + out.T) / 2.0
+
+
 class NewtonStep:
-    """Computes block Newton directions with a scheduler and two solvers (see module docstring)."""
+    """Computes block Newton directions with a scheduler and two solvers (see module docstring).
+
+    indefinite: "damping" (default), "saddle-free" or "none", how a system that is not positive
+    definite is treated before it is priced and solved (module docstring).
+    """
 
     def __init__(
         self,
@@ -72,12 +180,15 @@ class NewtonStep:
         prune_classical: bool = False,
         exact_kappa_max_n: int = 256,
         fallback_scale: float = 0.1,
+        indefinite: str = "damping",
     ) -> None:
         if not isinstance(scheduler, Scheduler):
             raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
         for field_name, solver in (("classical_solver", classical_solver), ("quantum_solver", quantum_solver)):
             if not isinstance(solver, LinearSolver):
                 raise UsageError(f"{field_name}: must be a linear solver (solve(A, b, decision)), got {type(solver).__name__}")
+        if indefinite not in INDEFINITE_TREATMENTS:
+            raise UsageError(f"indefinite: must be one of {', '.join(INDEFINITE_TREATMENTS)}, got {indefinite!r}")
         self.scheduler = scheduler
         self.classical_solver = classical_solver
         self.quantum_solver = quantum_solver
@@ -86,6 +197,22 @@ class NewtonStep:
         self.prune_classical = bool(prune_classical)
         self.exact_kappa_max_n = int(exact_kappa_max_n)
         self.fallback_scale = float(fallback_scale)
+        self.indefinite = str(indefinite)
+
+    def _treat(self, A: np.ndarray, *, unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """A made positive definite by this step's treatment, and what was done (None: unchanged).
+        Saddle-free applies to the unpruned R only; the pruned matrix is damped if pruning broke it."""
+        if self.indefinite == "none":
+            return A, None
+        if unpruned and self.indefinite == "saddle-free":
+            if is_positive_definite(A):
+                return A, None
+            fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps))
+            return fixed, {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}
+        fixed, mu, attempts = damp_to_definite(A)
+        if mu == 0.0:
+            return A, None
+        return fixed, {"method": "damping", "mu": mu, "attempts": attempts}
 
     def compute(
         self,
@@ -96,25 +223,33 @@ class NewtonStep:
         names: list[str] | None = None,
     ) -> NewtonResult:
         """Newton directions x_B for every block (H_B, g_B), one ledger record per block, and the
-        MEASURED seconds of the stages regularize_prune, kappa_estimate, decision and solve (module
-        docstring). With `noise_seed`, a reseedable quantum solver restarts its noise stream from
-        [*noise_seed, i] before block i, so a step's noise depends only on the seed, never on what
-        ran before it (runs and resumed runs repeat bit for bit)."""
+        MEASURED seconds of the stages regularize_prune (with the indefinite treatment),
+        kappa_estimate, decision and solve (module docstring). With `noise_seed`, a reseedable
+        quantum solver restarts its noise stream from [*noise_seed, i] before block i, so a step's
+        noise depends only on the seed, never on what ran before it (runs and resumed runs repeat
+        bit for bit)."""
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0
         directions: list[np.ndarray] = []
         records: list[dict[str, Any]] = []
         safeguards = 0
+        fixes = 0
         for index, (H, g) in enumerate(zip(hessians, gradients)):
             g = np.asarray(g, dtype=np.float64).reshape(-1)
             t0 = time.perf_counter()
             R = regularize(H, self.eps)
+            R, fix_r = self._treat(R, unpruned=True)
             d = choose_sparsity(R, self.sparsity)
-            P = symmetric_prune(R, d) if d < R.shape[0] else R
+            pruned = d < R.shape[0]
+            P = symmetric_prune(R, d) if pruned else R
+            P, fix_p = self._treat(P, unpruned=False) if pruned else (P, None)
             t1 = time.perf_counter()
             stages["regularize_prune"] += t1 - t0
-            decision = self.scheduler.decide(P, g, sparsity=d)
+            classical_matrix = P if (self.prune_classical or not pruned) else R
+            decision = self.scheduler.decide(
+                P, g, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix
+            )
             t2 = time.perf_counter()
             kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
             stages["kappa_estimate"] += kappa_s
@@ -123,15 +258,26 @@ class NewtonStep:
                 self.quantum_solver.reseed([*noise_seed, index])
             t2 = time.perf_counter()
             if decision.solver == SolverKind.QUANTUM:
+                solved = P
                 result = self.quantum_solver.solve(P, g, decision)
             else:
-                result = self.classical_solver.solve(P if self.prune_classical else R, g)
+                solved = classical_matrix
+                result = self.classical_solver.solve(classical_matrix, g)
             t3 = time.perf_counter()
             stages["solve"] += t3 - t2
             # diagnostics for the ledger, outside every timed stage
-            kappa_true = exact_kappa(P) if P.shape[0] <= self.exact_kappa_max_n else None
+            kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None
             counts[decision.solver] += 1
             modeled += float(result.modeled_quantum_seconds)
+            fix = None
+            if fix_r is not None or fix_p is not None:
+                fixes += 1
+                fix = {
+                    "method": (fix_r or fix_p or {})["method"],
+                    "mu": None if fix_r is None else fix_r["mu"],
+                    "mu_pruned": None if fix_p is None else fix_p["mu"],
+                    "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
+                }
             x = np.asarray(result.x, dtype=np.float64).reshape(-1)
             gx = float(g @ x) if np.all(np.isfinite(x)) else math.nan
             safeguard = None
@@ -152,8 +298,10 @@ class NewtonStep:
                     "log_kappa_estimate": json_ready(decision.log_kappa),
                     "kappa_method": decision.kappa_method,
                     "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
+                    "kappa_exact_of": "R" if solved is R else "P",
                     "quantum_seconds_model": json_ready(decision.quantum_seconds),
                     "classical_seconds_model": json_ready(decision.classical_seconds),
+                    "classical_priced_on": "R" if classical_matrix is R else "P",
                     "expected_queries": json_ready(decision.expected_queries),
                     "decision": decision.solver,
                     "reason": decision.reason,
@@ -161,8 +309,11 @@ class NewtonStep:
                     "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
                     "solve_measured_seconds": float(result.measured_seconds),
                     "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
+                    "indefinite_fix": json_ready(fix),
                     "g_dot_x": json_ready(gx),
                     "safeguard": safeguard,
                 }
             )
-        return NewtonResult(directions, records, stages, modeled, counts, safeguards)
+        return NewtonResult(directions, records, stages, modeled, counts, safeguards,
+                            extra={"indefinite": self.indefinite, "indefinite_fixes": fixes},
+                            indefinite_fixes=fixes)

@@ -10,7 +10,30 @@ A QLSA returns the normalized state |x> = x / ||x|| of A x = b within trace dist
    vector orthogonal to u and t = tan(theta), theta drawn uniformly in [0, 2 arcsin(eps_q / 2)],
    so the 2-norm distance satisfies ||u' - u|| = 2 sin(theta / 2) <= eps_q (and the trace
    distance sin(theta) <= 2 sin(theta / 2) <= eps_q as well);
-3. returns x' = ||x|| u'.
+3. with readout "swap-test", reads u' and ||x|| out with the shot noise the priced shot count
+   implies (below); with readout "free" (the paper's assumption) they are taken as they are;
+4. returns x' = ||x|| u' (or the read-out estimates of both).
+
+Readout noise (readout "swap-test"). `qnewton.costs.quantum` prices the readout as N overlaps,
+each estimated to precision delta with M = ceil(1 / delta^2) shots, each shot one full run of the
+solver. The emulation draws exactly that estimation error. Each component u'_i is read as the mean
+of M outcomes +-1 whose expectation is u'_i (an interference test of the solution state against a
+reference state that carries the sign, the SWAP/Hadamard test of Buhrman, Cleve, Watrous and de
+Wolf 2001): k_i ~ Binomial(M, (1 + u'_i) / 2) and the estimate is 2 k_i / M - 1, whose standard
+error sqrt(1 - u'_i^2) / sqrt(M) is at most delta. The estimate is renormalized to a unit vector
+(the state is unit by construction), so the vector error is about delta sqrt(N) for a spread-out
+u'. Components with |u'_i| below about delta come out with the wrong sign with a probability near
+1/2; the number of such sign errors is recorded in info["readout_sign_errors"]. The norm is read
+from the post-selection rate, as in HHL (Harrow, Hassidim and Lloyd 2009: a run succeeds with
+probability proportional to ||x||^2, with a known constant): over the readout's N M runs, each
+succeeding with the cost model's probability p = 0.39 - 0.201 eps_q (Jennings et al. Theorem 1,
+`qnewton.costs.quantum.success_probability_bound`), the observed rate p_hat ~ Binomial(N M, p) / (N M)
+gives ||x'|| = ||x|| sqrt(p_hat / p), a relative error of about sqrt((1 - p) / (p N M)) / 2. The
+readout kind and delta are taken from the decision the solver receives (decision.extra["readout"]
+and ["readout_precision"], what the scheduler priced), else from the constructor's `readout` and
+`readout_precision`. The readout draws come after the state error's draws from the same stream, so
+free and swap-test runs share their state errors, and a reseeded solver repeats them bit for bit.
+A shot count beyond 2^62 (delta below about 2e-10) is treated as an exact readout and noted.
 
 A and b are validated (finite, real, matching sizes) and solved at unit scale: both are first
 multiplied by powers of two (exact) when their entries lie outside [2^-1000, 2^1000], and x' is
@@ -33,6 +56,7 @@ import numpy as np
 import scipy.linalg
 
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
+from qnewton.costs.quantum import EPSILON_MAX, READOUT_MODELS, success_probability_bound
 from qnewton.errors import UsageError
 from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
@@ -43,11 +67,63 @@ class EmulatedQLSASolver:
     name = "emulated-qlsa"
     kind = "quantum"
 
-    def __init__(self, epsilon_q: float = 0.01, seed: int | Sequence[int] | None = 0) -> None:
+    def __init__(
+        self,
+        epsilon_q: float = 0.01,
+        seed: int | Sequence[int] | None = 0,
+        *,
+        readout: str = "free",
+        readout_precision: float = 0.01,
+    ) -> None:
         if isinstance(epsilon_q, bool) or not isinstance(epsilon_q, (int, float)) or not (0 <= epsilon_q < 1):
             raise UsageError(f"epsilon_q: must be a number in [0, 1), got {epsilon_q!r}")
         self.epsilon_q = float(epsilon_q)
+        self.readout = _check_readout(readout)
+        self.readout_precision = _check_precision(readout_precision)
         self.rng = np.random.default_rng(seed)
+
+    def _readout_settings(self, decision: Any | None) -> tuple[str, float]:
+        """(readout kind, delta): the decision's (what was priced) when it carries them, else ours."""
+        extra = getattr(decision, "extra", None)
+        readout, precision = self.readout, self.readout_precision
+        if isinstance(extra, dict):
+            if extra.get("readout") is not None:
+                readout = _check_readout(extra["readout"])
+            if extra.get("readout_precision") is not None:
+                precision = _check_precision(extra["readout_precision"])
+        return readout, precision
+
+    def _read_out(self, x: np.ndarray, precision: float, info: dict[str, Any]) -> np.ndarray:
+        """x as the swap-test readout would estimate it: shot noise on every component of x/||x||
+        and on the norm (module docstring). A zero or non-finite x is returned as it is."""
+        norm = stable_norm(x)
+        if not (math.isfinite(norm) and norm > 0):
+            return x
+        shots = math.ceil(1.0 / (precision * precision)) if precision > 2.0 ** -31 else math.inf
+        if not shots <= 2 ** 62:
+            info["readout_note"] = "shot count beyond 2^62: read out exactly"
+            return x
+        u = x / norm
+        k = self.rng.binomial(int(shots), np.clip((1.0 + u) / 2.0, 0.0, 1.0))
+        u_hat = 2.0 * k / shots - 1.0
+        info["readout_shots_per_component"] = int(shots)
+        info["readout_sign_errors"] = int(np.count_nonzero(np.sign(u_hat) != np.sign(u)))
+        runs = int(shots) * x.size
+        # Theorem 1's bound needs 0 < eps <= 0.24: eps_q = 0 takes the eps -> 0 limit 0.39
+        p = success_probability_bound(min(max(self.epsilon_q, 1e-300), EPSILON_MAX))
+        if runs <= 2 ** 62:
+            rate = float(self.rng.binomial(runs, p)) / runs
+            norm_hat = norm * math.sqrt(rate / p)
+        else:
+            norm_hat = norm
+        info["readout_norm_relative_error"] = abs(norm_hat - norm) / norm
+        length = float(np.linalg.norm(u_hat))
+        if length == 0.0:
+            info["readout_error"] = float(np.linalg.norm(u))
+            return np.zeros_like(x)
+        u_hat = u_hat / length
+        info["readout_error"] = float(np.linalg.norm(u_hat - u))
+        return norm_hat * u_hat
 
     def reseed(self, seed: int | Sequence[int]) -> None:
         """Restart the noise stream (the trainer passes [seed, method, step, block])."""
@@ -90,6 +166,11 @@ class EmulatedQLSASolver:
                 x = norm * u2
         else:
             info["state_error"] = 0.0
+        readout, precision = self._readout_settings(decision)
+        info["readout"] = readout
+        if readout == "swap-test":
+            info["readout_precision"] = precision
+            x = self._read_out(x, precision, info)
         if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
             x = rescale_solution(x, eb - ea, info)
         modeled = 0.0
@@ -107,3 +188,15 @@ class EmulatedQLSASolver:
             modeled_quantum_seconds=modeled,
             info=info,
         )
+
+
+def _check_readout(readout: Any) -> str:
+    if readout not in READOUT_MODELS:
+        raise UsageError(f"readout: must be one of {', '.join(READOUT_MODELS)}, got {readout!r}")
+    return str(readout)
+
+
+def _check_precision(precision: Any) -> float:
+    if isinstance(precision, bool) or not isinstance(precision, (int, float)) or not (0.0 < precision < 1.0):
+        raise UsageError(f"readout_precision: must be a number in (0, 1), got {precision!r}")
+    return float(precision)

@@ -29,6 +29,7 @@ KappaMethod = Literal["bound", "lanczos", "exact"]
 DTypeName = Literal["float64", "float32"]
 Activation = Literal["tanh", "relu"]
 ReadoutName = Literal["free", "swap-test"]
+IndefiniteName = Literal["damping", "saddle-free", "none"]
 ClassicalModelName = Literal["lu", "cg", "best"]
 QuantumSolverName = Literal["emulated", "circuit"]
 CircuitMethodName = Literal["hhl", "qsvt"]
@@ -87,6 +88,9 @@ class TrainConfig:
     sparsity: str = _opt("mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
                          "(paper's rule: entries holding P%% of each row's absolute sum)")
     prune_classical: bool = _opt(False, "also give the classical solver the pruned matrix (default: the unpruned one)")
+    indefinite: IndefiniteName = _opt("damping", "treatment of a Hessian block whose H + eps*I is not positive definite: "
+                                      "damping (add mu*I, mu doubled until Cholesky succeeds), saddle-free (|H| + eps*I, "
+                                      "Dauphin et al. 2014) or none (solve it as it is)", get_args(IndefiniteName))
     kappa_method: KappaMethod = _opt("bound", "condition-number estimator the scheduler uses (bound = paper's "
                                      "determinant/trace bound)", get_args(KappaMethod))
     exact_kappa_max_n: int = _opt(256, "record the exact kappa (eigvalsh) in the ledger for blocks up to this size")
@@ -98,6 +102,8 @@ class TrainConfig:
     qlsa_epsilon: float = _opt(0.01, "QLSA error tolerance: in the query count and as the emulated solver's error")
     readout: ReadoutName = _opt("free", "readout cost of the solution vector: free (paper) or swap-test",
                                 get_args(ReadoutName))
+    readout_precision: float = _opt(0.01, "swap-test readout: precision delta of each component (ceil(1/delta^2) shots "
+                                    "each); priced by the scheduler and drawn as shot noise by the emulated QLSA")
     classical_model: ClassicalModelName = _opt("lu", "classical cost model: lu (R_c = C N^3, paper), cg, best",
                                                get_args(ClassicalModelName))
     classical_constant: float | str | None = _opt(
@@ -176,6 +182,7 @@ class TrainConfig:
         if self.calibration is not None:
             _check_str(self.calibration, "calibration")
         _check_float(self.qlsa_epsilon, "qlsa_epsilon", 0.0, 0.24, open_low=True)
+        _check_float(self.readout_precision, "readout_precision", 0.0, 1.0, open_low=True, open_high=True)
         for name in ("classical_constant", "cg_rate"):
             value = getattr(self, name)
             if isinstance(value, str):
