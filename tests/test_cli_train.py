@@ -113,7 +113,7 @@ def test_help_lists_every_option_with_default():
     flat = " ".join(out.split())
     for f in TrainConfig.__dataclass_fields__.values():
         assert "--" + f.name.replace("_", "-") in out, f.name
-    assert "(default: 1.0)" in flat and "(default: 'mass:50')" in flat and "(default: 'tensor')" in flat
+    assert "(default: 1.0)" in flat and "(default: 'offdiag-mass:50')" in flat and "(default: 'tensor')" in flat
 
 
 def test_cli_run_then_resume(tmp_path, capsys):

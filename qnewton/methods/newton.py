@@ -79,7 +79,7 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
                    noise_seed=ctx.noise_seed)
 
 
-_NEWTON_DEFAULTS = {"sgd_steps": 40, "sgd_lr": 0.1, "newton_lr": 1.0, "eps": 1.0, "sparsity": "mass:50"}
+_NEWTON_DEFAULTS = {"sgd_steps": 40, "sgd_lr": 0.1, "newton_lr": 1.0, "eps": 1.0, "sparsity": "offdiag-mass:50"}
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [

@@ -176,7 +176,7 @@ class NewtonStep:
         quantum_solver: LinearSolver,
         *,
         eps: float = 1.0,
-        sparsity: int | float | str = "mass:50",
+        sparsity: int | float | str = "offdiag-mass:50",
         prune_classical: bool = False,
         exact_kappa_max_n: int = 256,
         fallback_scale: float = 0.1,

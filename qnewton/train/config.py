@@ -85,8 +85,8 @@ class TrainConfig:
                               "tensor (each parameter tensor)", get_args(BlocksName))
     hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation", get_args(DTypeName))
     eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
-    sparsity: str = _opt("mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
-                         "(paper's rule: entries holding P%% of each row's absolute sum)")
+    sparsity: str = _opt("offdiag-mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
+                         "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
     prune_classical: bool = _opt(False, "also give the classical solver the pruned matrix (default: the unpruned one)")
     indefinite: IndefiniteName = _opt("damping", "treatment of a Hessian block whose H + eps*I is not positive definite: "
                                       "damping (add mu*I, mu doubled until Cholesky succeeds), saddle-free (|H| + eps*I, "
@@ -363,30 +363,10 @@ def _check_float(value: Any, name: str, low: float, high: float, *, open_low: bo
 
 
 def _check_sparsity(spec: str) -> None:
-    text = spec.strip()
-    if text.startswith("mass"):
-        rest = text[4:]
-        if rest == "":
-            return
-        if rest.startswith(":"):
-            head = rest[1:].split(":")[0]
-            try:
-                p = float(head)
-            except ValueError:
-                raise UsageError(f"sparsity: bad mass percentage in {spec!r}") from None
-            if not 0.0 < p <= 100.0:
-                raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
-            return
-        raise UsageError(f"sparsity: expected an integer, a fraction in (0, 1] or 'mass[:P]', got {spec!r}")
-    try:
-        d = int(text)
-    except ValueError:
-        try:
-            frac = float(text)
-        except ValueError:
-            raise UsageError(f"sparsity: expected an integer, a fraction in (0, 1] or 'mass[:P]', got {spec!r}") from None
-        if not (math.isfinite(frac) and 0.0 < frac <= 1.0):
-            raise UsageError(f"sparsity: a fraction must lie in (0, 1], got {spec!r}")
-        return
-    if d < 1:
-        raise UsageError(f"sparsity: an integer d must be >= 1, got {spec!r}")
+    """Validate a sparsity spec with the parser that will use it (`choose_sparsity`), on a 2x2
+    matrix, so the two can never disagree on what is accepted."""
+    import numpy as np
+
+    from qnewton.analysis.pruning import choose_sparsity
+
+    choose_sparsity(np.eye(2), spec)

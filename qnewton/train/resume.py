@@ -80,6 +80,11 @@ def resume_plan(config: TrainConfig, method: str, data: Dataset, run_dir: Path, 
     return ck, plan
 
 
+#: Options whose default changed after their introduction, with the value that reproduces a run
+#: whose config.json predates them (a missing key means the run was made with the old behaviour).
+LEGACY_DEFAULTS: dict[str, Any] = {"indefinite": "none"}
+
+
 def _read_config_json(run_dir: str | Path) -> dict[str, Any]:
     p = Path(run_dir) / "config.json"
     if not p.exists():
@@ -95,6 +100,9 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     depth-checked, one-line UsageError on any problem."""
     data = _read_config_json(run_dir)
     data.pop("cost_sources", None)
+    # Options added after a run was started: the value that continues it as it began.
+    for key, value in LEGACY_DEFAULTS.items():
+        data.setdefault(key, value)
     return TrainConfig.from_dict(data, origin=str(Path(run_dir) / "config.json"))
 
 
