@@ -27,6 +27,9 @@ from qnewton.enums import BlockKind, ClassicalModel, KappaMethod
 from qnewton.errors import UsageError
 from qnewton.experiments.spec import RunContext
 
+#: How a classical constant given in an experiment's parameters is described in results.json.
+GIVEN_SOURCE = "given (classical_constant parameter)"
+
 #: TrainConfig fields that TrainingParams passes through unchanged.
 PASS_THROUGH = ("hidden", "steps", "batch_size", "sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "blocks",
                 "kappa_method", "target_accuracy", "eval_every", "qlsa_epsilon", "classical_model", "gate_time")
@@ -88,7 +91,7 @@ def base_config(p: TrainingParams, **overrides: Any) -> Any:
 def classical_constant(p: TrainingParams, ctx: RunContext) -> float:
     """C for R_c = C N^3: the given one, else resolved once per experiment run (cached in ctx)."""
     if p.classical_constant > 0:
-        ctx.extra.setdefault("cost_sources", {})["classical_constant"] = "given (classical_constant parameter)"
+        ctx.extra.setdefault("cost_sources", {})["classical_constant"] = GIVEN_SOURCE
         return float(p.classical_constant)
     if "classical_constant" not in ctx.extra:
         from qnewton.calibrate import classical_cost_model

@@ -37,7 +37,7 @@ from qnewton.experiments.aggregate import value
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import figure, save
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
-from qnewton.experiments.training import check_profiles, gate_seconds
+from qnewton.experiments.training import GIVEN_SOURCE, check_profiles, gate_seconds
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _classical_models(p: Params, ctx: RunContext) -> dict[str, Any]:
     for kind in p.classical:
         constant = p.classical_constant if p.classical_constant > 0 else None
         out[kind], sources[f"classical:{kind}"] = classical_cost_model(kind, constant, epsilon=p.epsilon,
-                                                                       given_source="classical_constant")
+                                                                       given_source=GIVEN_SOURCE)
         ctx.log(f"  classical {kind}: {sources[f'classical:{kind}']}")
     return out
 
