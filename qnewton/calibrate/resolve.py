@@ -157,7 +157,7 @@ def classical_cost_model(
     return model, model.source
 
 
-def model_only(kind: str = "lu", profile: str | os.PathLike[str] | None = None, *, epsilon: float = 0.01) -> ClassicalCostModel:
+def model_only(kind: ClassicalModel | str = ClassicalModel.LU, profile: str | os.PathLike[str] | None = None, *, epsilon: float = 0.01) -> ClassicalCostModel:
     """`classical_cost_model(kind, profile=profile, epsilon=epsilon)` without the source line: the
     call of the scheduler, which reads the source from the model itself."""
     return classical_cost_model(kind, profile=profile, epsilon=epsilon)[0]

@@ -167,7 +167,7 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
                         + (f"crossover at {x_cross:.4g} ({how})" if x_cross is not None else how))
     if ClassicalModel.LU in classical:
         const = float(getattr(classical[ClassicalModel.LU], "constant", float("nan")))
-        crossings.append({"sweep": "-", "quantum_profile": "-", "classical_model": "lu", "crossover_x": None,
+        crossings.append({"sweep": "-", "quantum_profile": "-", "classical_model": ClassicalModel.LU, "crossover_x": None,
                           "outcome": f"C = {const:.4g} s/N^3, R_c(N={p.n}) = {const * p.n ** 3:.4g} s"})
     return {"curves": curves, "crossovers": crossings}
 

@@ -84,9 +84,9 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
         for kappa in p.kappas:
             a, true_kappa = test_matrix(n, kappa, rng)
             for method in p.estimators:
-                if method == "exact" and n > p.exact_max_n:
+                if method == KappaMethod.EXACT and n > p.exact_max_n:
                     continue
-                reps = p.exact_repeats if method == "exact" else p.repeats
+                reps = p.exact_repeats if method == KappaMethod.EXACT else p.repeats
                 times, est = _time_estimate(a, method, reps)
                 ms = 1e3 * float(np.median(times))
                 per_estimator.setdefault(method, []).append(ms)
