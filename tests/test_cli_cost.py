@@ -249,7 +249,7 @@ def test_defaults_are_one_gate_time_and_the_pinned_constants(capsys, tmp_path, m
     assert cg["classical_seconds"] == pytest.approx(1000 * 10 * 10 * math.log(200) / PINNED_CG_RATE)
     given = run_json(capsys, *argv, "--classical", "cg", "--cg-rate", "1e9")
     assert given["classical_seconds"] == pytest.approx(cg["classical_seconds"] * PINNED_CG_RATE / 1e9)
-    assert given["classical_source"] == "given on the command line"
+    assert given["classical_source"] == "--cg-rate"
     assert "calibrate classical" in run_fail(capsys, *argv, "--classical-constant", "profile")
     assert "--classical-constant" in run_fail(capsys, *argv, "--classical-constant", "-1")
     assert "--cg-rate" in run_fail(capsys, *argv, "--cg-rate", "often")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from qnewton.costs.classical import (
     PINNED_CG_RATE,
@@ -131,7 +131,7 @@ def classical_cost_model(
     *,
     profile: str | os.PathLike[str] | None = None,
     epsilon: float = 0.01,
-    given_source: str = "given",
+    given_source: str | Mapping[str, str] = "given",
 ) -> tuple[ClassicalCostModel, str]:
     """(model, where its numbers came from) for kind "lu", "cg" or "best".
 
@@ -139,15 +139,17 @@ def classical_cost_model(
     (None = the saved profile if there is one, else the pinned default). Only the numbers the
     kind needs are resolved. profile: a classical profile file instead of the default one.
     epsilon: the CG tolerance (pass the quantum solver's for a like-for-like comparison).
-    given_source: how a number given directly is described (e.g. the option that gave it).
+    given_source: how a number given directly is described (e.g. the option that gave it), one
+    text for both or {"constant": ..., "cg_rate": ...}.
     """
     kind = check_kind(kind)
+    given = {w: given_source if isinstance(given_source, str) else given_source.get(w, "given") for w in _FIELDS}
     lu = cg = None
     if kind in (ClassicalModel.LU, ClassicalModel.BEST):
-        value, source = resolve_cost_value(constant, "constant", profile=profile, given_source=given_source)
+        value, source = resolve_cost_value(constant, "constant", profile=profile, given_source=given["constant"])
         lu = LUCostModel(value, source=source)
     if kind in (ClassicalModel.CG, ClassicalModel.BEST):
-        value, source = resolve_cost_value(cg_rate, "cg_rate", profile=profile, given_source=given_source)
+        value, source = resolve_cost_value(cg_rate, "cg_rate", profile=profile, given_source=given["cg_rate"])
         cg = CGCostModel(value, epsilon=epsilon, source=source)
     if kind == ClassicalModel.BEST:
         assert lu is not None and cg is not None

@@ -39,7 +39,8 @@ def _classical(args: argparse.Namespace) -> tuple[Any, str]:
     from qnewton.calibrate import classical_cost_model
 
     return classical_cost_model(args.classical, args.classical_constant, args.cg_rate, profile=args.profile,
-                                epsilon=args.epsilon, given_source="given on the command line")
+                                epsilon=args.epsilon,
+                                given_source={"constant": "--classical-constant", "cg_rate": "--cg-rate"})
 
 
 def _cost_value(text: str) -> float | str:
