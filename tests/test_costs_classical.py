@@ -121,9 +121,9 @@ def test_without_a_profile_the_pinned_constants_price_and_nothing_is_timed(tmp_p
     assert source == "lu: --classical-constant; cg: " + given.cg.source
     with pytest.raises(UsageError, match="calibrate classical"):
         classical_cost_model("lu", "profile")
-    with pytest.raises(UsageError, match="constant"):
+    with pytest.raises(UsageError, match="classical_constant"):
         classical_cost_model("lu", "measured")
-    with pytest.raises(UsageError, match="constant"):
+    with pytest.raises(UsageError, match="classical_constant"):
         classical_cost_model("lu", -1.0)
 
 

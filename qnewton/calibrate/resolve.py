@@ -40,7 +40,7 @@ from qnewton.errors import UsageError
 #: Words a classical number may be given as, besides a positive number.
 COST_SPECS = ("auto", "pinned", "profile", "fit")
 #: The two numbers a classical model needs, with the profile field holding each.
-_FIELDS = {"constant": ("lu", "constant"), "cg_rate": ("cg", "multiply_adds_per_second")}
+_FIELDS = {"classical_constant": ("lu", "constant"), "cg_rate": ("cg", "multiply_adds_per_second")}
 
 
 def query_time_model(gate_time: float | None = None, calibration: Any = None, **device_options: Any) -> QueryTimeModel:
@@ -93,13 +93,14 @@ def resolve_cost_value(spec: float | str | None, which: str, *, profile: str | o
                        given_source: str = "given") -> tuple[float, str]:
     """(value, where it came from) of one classical number.
 
-    which: "constant" (C of R_c = C N^3, seconds) or "cg_rate" (multiply-adds per second).
+    which: "classical_constant" (C of R_c = C N^3, seconds) or "cg_rate" (multiply-adds per
+    second), also the name used in messages.
     spec: a positive number; None or "auto" (the profile if there is one, else pinned);
     "pinned"; "profile" (the profile, required); "fit" (a quick wall-clock fit on this machine).
     profile: the profile file to read instead of the default one.
     """
     if which not in _FIELDS:
-        raise ValueError(f"which: constant or cg_rate, got {which!r}")  # programming error
+        raise ValueError(f"which: classical_constant or cg_rate, got {which!r}")  # programming error
     section, key = _FIELDS[which]
     if spec is None:
         spec = "auto"
@@ -116,7 +117,7 @@ def resolve_cost_value(spec: float | str | None, which: str, *, profile: str | o
             return float(data[section][key]), profile_source(path, data)
         spec = "pinned"
     if spec == "pinned":
-        return (PINNED_LU_CONSTANT if which == "constant" else PINNED_CG_RATE), f"pinned default: {PINNED_SOURCE}"
+        return (PINNED_LU_CONSTANT if which == "classical_constant" else PINNED_CG_RATE), f"pinned default: {PINNED_SOURCE}"
     from qnewton.calibrate.classical_timing import quick_profile
 
     data = quick_profile()
@@ -140,13 +141,14 @@ def classical_cost_model(
     kind needs are resolved. profile: a classical profile file instead of the default one.
     epsilon: the CG tolerance (pass the quantum solver's for a like-for-like comparison).
     given_source: how a number given directly is described (e.g. the option that gave it), one
-    text for both or {"constant": ..., "cg_rate": ...}.
+    text for both or {"classical_constant": ..., "cg_rate": ...}.
     """
     kind = check_kind(kind)
     given = {w: given_source if isinstance(given_source, str) else given_source.get(w, "given") for w in _FIELDS}
     lu = cg = None
     if kind in (ClassicalModel.LU, ClassicalModel.BEST):
-        value, source = resolve_cost_value(constant, "constant", profile=profile, given_source=given["constant"])
+        value, source = resolve_cost_value(constant, "classical_constant", profile=profile,
+                                           given_source=given["classical_constant"])
         lu = LUCostModel(value, source=source)
     if kind in (ClassicalModel.CG, ClassicalModel.BEST):
         value, source = resolve_cost_value(cg_rate, "cg_rate", profile=profile, given_source=given["cg_rate"])

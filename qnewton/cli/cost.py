@@ -40,7 +40,7 @@ def _classical(args: argparse.Namespace) -> tuple[Any, str]:
 
     return classical_cost_model(args.classical, args.classical_constant, args.cg_rate, profile=args.profile,
                                 epsilon=args.epsilon,
-                                given_source={"constant": "--classical-constant", "cg_rate": "--cg-rate"})
+                                given_source={"classical_constant": "--classical-constant", "cg_rate": "--cg-rate"})
 
 
 def _cost_value(text: str) -> float | str:
