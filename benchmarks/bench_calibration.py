@@ -17,8 +17,9 @@ import argparse
 import platform
 import time
 
-from qnewton.costs.calibrated_query_time import DEFAULT_FIT_SIZES, CalibratedQueryTimeModel, transpile_query
-from qnewton.costs.calibration import load_profile
+from qnewton.calibrate.device_query_time import DEFAULT_FIT_SIZES, CalibratedQueryTimeModel
+from qnewton.calibrate.profile_files import load_profile
+from qnewton.calibrate.query_circuits import transpile_query
 
 
 def main() -> None:

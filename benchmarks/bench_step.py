@@ -44,8 +44,9 @@ def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[
 
 
 def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
-    from qnewton.costs.classical import classical_cost_model
+    from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
+    from qnewton.costs.query_time import PAPER_GATE_TIME, GateTimeModel
     from qnewton.newton import Scheduler
     from qnewton.solvers.classical import ClassicalSolver
     from qnewton.solvers.emulated import EmulatedQLSASolver
@@ -55,8 +56,9 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
     x = torch.randn(256, sizes[0])
     y = torch.randint(0, sizes[-1], (256,))
     blk = make_blocks(model, blocks)
-    scheduler = Scheduler(policy=policy, kappa_method="bound", quantum=QuantumCostModel(),
-                          classical=classical_cost_model("lu"))
+    scheduler = Scheduler(policy=policy, kappa_method="bound",
+                          quantum=QuantumCostModel(query_time=GateTimeModel(PAPER_GATE_TIME)),
+                          classical=classical_cost_model("lu")[0])
     step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity="mass:50",
                       exact_kappa_max_n=0)
     out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qnewton.costs.calibration import (
-    CalibrationProfile,
-    list_profiles,
-    load_profile,
-    query_time_model,
-    validate_profile,
-    write_profile,
-)
+from qnewton.calibrate import query_time_model
+from qnewton.calibrate.profile_files import list_profiles, load_profile, write_profile
+from qnewton.calibrate.profile_schema import validate_profile
+from qnewton.calibrate.profiles import CalibrationProfile
 from qnewton.costs.query_time import GateTimeModel, QueryTimeModel
 from qnewton.errors import UsageError
 
@@ -74,7 +70,7 @@ def test_sherbrooke_matches_fake_backend_exactly(sherbrooke: CalibrationProfile,
 
 
 def test_sherbrooke_roundtrip_and_reexport(sherbrooke: CalibrationProfile, fake, tmp_path: Path) -> None:
-    from qnewton.costs.calibration_export import profile_from_backend
+    from qnewton.calibrate.export import profile_from_backend
 
     out = write_profile(sherbrooke.raw, tmp_path / "copy.json")
     again = load_profile(out)
@@ -87,7 +83,7 @@ def test_profile_target_reproduces_fake_durations(sherbrooke: CalibrationProfile
     import numpy as np
     from qiskit import transpile
 
-    from qnewton.costs.profile_target import profile_target
+    from qnewton.calibrate.profile_target import profile_target
     from qnewton.quantum.block_encoding import block_encode
 
     target = profile_target(sherbrooke)
@@ -196,7 +192,7 @@ def test_env_directory_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert names["attosecond"] == tmp_path / "attosecond.json"
     assert "ibm_sherbrooke" in names and "mine" in names
     assert load_profile("attosecond").gate_time == 3e-18
-    assert query_time_model("mine").seconds_per_query(100, 5) == 2e-18
+    assert query_time_model(calibration="mine").seconds_per_query(100, 5) == 2e-18
 
 
 def test_write_profile_is_atomic_and_validates(tmp_path: Path) -> None:
@@ -213,12 +209,12 @@ def test_write_profile_is_atomic_and_validates(tmp_path: Path) -> None:
 
 def test_query_time_model_for_hypothetical_profiles() -> None:
     for name, t in (("attosecond", 1e-18), ("photonic-thz", 1e-12), ("photonic-ghz", 1e-9)):
-        model = query_time_model(name)
+        model = query_time_model(calibration=name)
         assert isinstance(model, GateTimeModel) and isinstance(model, QueryTimeModel)
         assert model.label == name
         assert model.seconds_per_query(16, 10) == t == model.seconds_per_query(10_000, 3)
     with pytest.raises(UsageError, match="only to device profiles"):
-        query_time_model("attosecond", fit_sizes=(4, 8))
+        query_time_model(calibration="attosecond", fit_sizes=(4, 8))
 
 
 def test_validate_profile_accepts_dict_directly() -> None:
@@ -231,7 +227,7 @@ def test_rep_delay_units_one_rule_for_export_and_resources() -> None:
     seconds as given, a value > 1 is microseconds, none reported -> 250 us."""
     from types import SimpleNamespace
 
-    from qnewton.costs.calibration_export import backend_rep_delay_seconds
+    from qnewton.quantum.device_timing import backend_rep_delay_seconds
     from qnewton.quantum.resources import rep_delay_seconds
 
     def backend(value):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qnewton.cli import main
-from qnewton.costs.calibration import load_profile
+from qnewton.calibrate.profile_files import load_profile
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -7,12 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from qnewton.costs.calibrated_query_time import (
-    CalibratedQueryTimeModel,
-    representative_matrix,
-    transpile_query,
-)
-from qnewton.costs.calibration import load_profile, query_time_model
+from qnewton.calibrate import query_time_model
+from qnewton.calibrate.device_query_time import CalibratedQueryTimeModel
+from qnewton.calibrate.profile_files import load_profile
+from qnewton.calibrate.query_circuits import representative_matrix, transpile_query
 from qnewton.costs.query_time import QueryTimeModel
 from qnewton.errors import UsageError
 
@@ -127,7 +125,7 @@ def test_transpiles_are_cached(profile) -> None:
 
 
 def test_query_time_model_for_the_device_profile() -> None:
-    m = query_time_model("ibm_sherbrooke", fit_sizes=SMALL_FIT)
+    m = query_time_model(calibration="ibm_sherbrooke", fit_sizes=SMALL_FIT)
     assert isinstance(m, CalibratedQueryTimeModel) and isinstance(m, QueryTimeModel)
     assert m.label == "calibrated:ibm_sherbrooke"
     assert m.seconds_per_query(4, 2) > 1e-6  # micro-seconds, twelve orders above the attosecond model
@@ -137,8 +135,8 @@ def test_small_device_clips_fit_sizes(tmp_path) -> None:
     """A 5-qubit device holds queries up to N' = 16; larger N is extrapolated from 8 and 16."""
     from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
-    from qnewton.costs.calibration import validate_profile
-    from qnewton.costs.calibration_export import profile_from_backend
+    from qnewton.calibrate.export import profile_from_backend
+    from qnewton.calibrate.profile_schema import validate_profile
 
     manila = validate_profile(profile_from_backend(FakeManilaV2(), source="test"), origin="manila")
     m = CalibratedQueryTimeModel(manila)
@@ -160,14 +158,14 @@ def test_profiles_feed_the_scheduler() -> None:
     classical = LUCostModel(2.25e-11, source="test constant")
     decisions = {}
     for name in ("attosecond", "ibm_sherbrooke"):
-        qt = query_time_model(name, fit_sizes=SMALL_FIT) if name == "ibm_sherbrooke" else query_time_model(name)
+        qt = query_time_model(calibration=name, fit_sizes=SMALL_FIT) if name == "ibm_sherbrooke" else query_time_model(calibration=name)
         sched = Scheduler(kappa_method="exact", quantum=QuantumCostModel(query_time=qt), classical=classical)
         decisions[name] = sched.decide(A, sparsity=4)
     assert decisions["attosecond"].solver == "quantum"
     assert decisions["ibm_sherbrooke"].solver == "classical"
     q_atto = decisions["attosecond"].quantum_seconds
     q_ibm = decisions["ibm_sherbrooke"].quantum_seconds
-    spq = query_time_model("ibm_sherbrooke", fit_sizes=SMALL_FIT).seconds_per_query(16, 4)
+    spq = query_time_model(calibration="ibm_sherbrooke", fit_sizes=SMALL_FIT).seconds_per_query(16, 4)
     assert q_ibm / q_atto == pytest.approx(spq / 1e-18, rel=1e-9)
 
 
@@ -175,7 +173,7 @@ def _small_device(profile, couplers):
     """The Sherbrooke profile cut to 5 qubits with the given couplers (ECR on each), as raw JSON."""
     import copy
 
-    from qnewton.costs.calibration import validate_profile
+    from qnewton.calibrate.profile_schema import validate_profile
 
     d = copy.deepcopy(profile.raw)
     d["num_qubits"] = 5
@@ -192,7 +190,7 @@ def _small_device(profile, couplers):
 def test_device_that_cannot_run_the_query_is_one_line(profile) -> None:
     """A device without two-qubit gates, or whose coupling map is too small for the query, gives a
     one-line UsageError naming the profile (the transpiler's exception used to escape)."""
-    from qnewton.costs.calibrated_query_time import transpile_query
+    from qnewton.calibrate.query_circuits import transpile_query
 
     with pytest.raises(UsageError, match="no two-qubit gate") as err:
         transpile_query(_small_device(profile, []), 8, 2)

@@ -2,8 +2,9 @@
 
 Logistic regression with 4 parameters (3 weights + bias) on a fixed synthetic data set: each step
 solves (H + eps I) x = g with the CircuitSolver (exact statevector readout and a shots backend),
-then theta -= x. This is the library-level check of issue 4's "the circuit solver's training run
-lowers the loss"; `qnewton train --quantum-solver circuit` (the trainer) uses the same solver.
+then theta -= x. This is the library-level check that a training run whose inversions are all done
+by the circuit solver lowers the loss; `qnewton train --quantum-solver circuit` (the trainer) uses
+the same solver.
 """
 
 import numpy as np

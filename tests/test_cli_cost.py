@@ -42,11 +42,11 @@ def test_cost_json_keys_and_formulas(capsys):
     assert out["classical_seconds"] == pytest.approx(1e-10 * 1000**3)
     assert out["logical_qubits"] == 11 + 6 + 10
     assert out["decision"] == "quantum"
-    # alpha derived from --max-entry / --norm, default gate time 1e-18 s
+    # alpha derived from --max-entry / --norm, default gate time 1e-9 s
     out = run_json(capsys, "cost", "--n", "64", "--kappa", "20", "--sparsity", "8", "--max-entry", "0.5",
                    "--norm", "2", "--classical-constant", "1e-10", "--json")
     assert out["alpha"] == pytest.approx(8 * 0.5 / 2)
-    assert out["seconds_per_query"] == 1e-18
+    assert out["seconds_per_query"] == 1e-9
 
 
 def test_cost_decision_flips_and_readout_changes_it(capsys):
@@ -229,6 +229,30 @@ def test_calibrate_records_blas_threads_and_umask_mode(capsys, tmp_path):
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     out = run_json(capsys, "cost", "--n", "10", "--kappa", "20", "--sparsity", "2", "--profile", str(target), "--json")
     assert "BLAS threads 1" in out["classical_source"]
+
+
+def test_defaults_are_one_gate_time_and_the_pinned_constants(capsys, tmp_path, monkeypatch):
+    """Without options: 1e-9 s per query and, with no saved profile, the pinned C and CG rate
+    (never a wall-clock fit), each named in the output; the paper's 1e-18 s is asked for."""
+    from qnewton.calibrate import classical_timing
+    from qnewton.costs.classical import PINNED_CG_RATE, PINNED_LU_CONSTANT
+
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
+    monkeypatch.setattr(classical_timing, "time_classical_solver", lambda *a, **k: pytest.fail("timed"))
+    argv = ["cost", "--n", "1000", "--kappa", "100", "--sparsity", "10", "--json"]
+    out = run_json(capsys, *argv)
+    assert out["seconds_per_query"] == 1e-9 and out["query_time_model"] == "gate-time"
+    assert out["classical_seconds"] == pytest.approx(PINNED_LU_CONSTANT * 1000**3)
+    assert out["classical_source"].startswith("pinned default")
+    assert run_json(capsys, *argv, "--gate-time", "1e-18")["seconds_per_query"] == 1e-18
+    cg = run_json(capsys, *argv, "--classical", "cg")
+    assert cg["classical_seconds"] == pytest.approx(1000 * 10 * 10 * math.log(200) / PINNED_CG_RATE)
+    given = run_json(capsys, *argv, "--classical", "cg", "--cg-rate", "1e9")
+    assert given["classical_seconds"] == pytest.approx(cg["classical_seconds"] * PINNED_CG_RATE / 1e9)
+    assert given["classical_source"] == "--cg-rate"
+    assert "calibrate classical" in run_fail(capsys, *argv, "--classical-constant", "profile")
+    assert "--classical-constant" in run_fail(capsys, *argv, "--classical-constant", "-1")
+    assert "--cg-rate" in run_fail(capsys, *argv, "--cg-rate", "often")
 
 
 def test_sweep_over_n_says_when_d_was_clamped(capsys):

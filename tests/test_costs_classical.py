@@ -1,4 +1,5 @@
-"""Classical cost models (LU C N^3, CG), profiles, and the classical solver."""
+"""Classical cost models (LU C N^3, CG), their resolution from profiles or pinned constants,
+the timing that fits them, and the classical solver."""
 
 import json
 import math
@@ -6,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
+from qnewton.calibrate import classical_cost_model
+from qnewton.calibrate.classical_profile import default_profile_path, load_profile, write_profile
+from qnewton.calibrate.classical_timing import fit_cubic, fit_lu_model
 from qnewton.costs.classical import (
+    PINNED_CG_RATE,
+    PINNED_LU_CONSTANT,
     BestClassicalCostModel,
     CGCostModel,
     LUCostModel,
-    classical_cost_model,
-    default_profile_path,
-    fit_cubic,
-    load_profile,
-    write_profile,
 )
 from qnewton.errors import UsageError
 from qnewton.solvers.classical import ClassicalSolver
@@ -58,9 +59,9 @@ def test_profile_roundtrip_atomic_and_default_path(tmp_path, monkeypatch):
     path = write_profile(profile, default_profile_path())
     assert json.loads(path.read_text())["lu"]["constant"] == 4e-10
     assert [p.name for p in path.parent.iterdir()] == ["classical.json"]  # no temp file left behind
-    model = classical_cost_model("lu")
-    assert model.constant == 4e-10 and "profile" in model.source
-    best = classical_cost_model("best", path, epsilon=1e-3)
+    model, source = classical_cost_model("lu")
+    assert model.constant == 4e-10 and source == model.source and source.startswith(f"profile {path}")
+    best, _ = classical_cost_model("best", profile=path, epsilon=1e-3)
     assert best.cg.multiply_adds_per_second == 5e8 and best.cg.epsilon == 1e-3
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -72,11 +73,15 @@ def test_profile_roundtrip_atomic_and_default_path(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="no such file"):
         load_profile(tmp_path / "missing.json")
     with pytest.raises(UsageError, match="classical model"):
-        classical_cost_model("qr", path)
+        classical_cost_model("qr", profile=path)
+    bad.write_text(json.dumps({"format": "qnewton-classical-profile", "lu": {"constant": -1.0},
+                               "cg": {"multiply_adds_per_second": 5e8}}))
+    with pytest.raises(UsageError, match="lu.constant"):
+        load_profile(bad)
 
 
 def test_lu_fit_on_this_machine_is_positive():
-    model = LUCostModel.fit(sizes=(64, 128), repeats=1)
+    model = fit_lu_model(sizes=(64, 128), repeats=1)
     assert model.constant > 0 and model.fit_info["sizes"] == [64, 128] and "fitted" in model.source
 
 
@@ -100,24 +105,46 @@ def test_classical_solver_paths(rng):
         solver.solve(spd, np.ones(3))
 
 
-def test_quick_fit_runs_at_one_blas_thread_and_says_so(tmp_path, monkeypatch):
-    """Without a saved profile the quick fit runs at one BLAS thread (like `calibrate classical`
-    and the trainer) whatever the caller's threading, and the model's source says so."""
-    from threadpoolctl import threadpool_info
-
-    from qnewton.costs import classical
+def test_without_a_profile_the_pinned_constants_price_and_nothing_is_timed(tmp_path, monkeypatch):
+    """No saved profile: C and the CG rate are the pinned defaults, the same on every call, and
+    the wall clock is never read; the source says so. Asking for a profile that is not there is
+    one line naming the command that makes it."""
+    from qnewton.calibrate import classical_timing
 
     monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
-    monkeypatch.setattr(classical, "_QUICK_FIT_CACHE", {})
+    monkeypatch.setattr(classical_timing, "time_classical_solver", lambda *a, **k: pytest.fail("timed"))
+    best, source = classical_cost_model("best", epsilon=0.05)
+    assert (best.lu.constant, best.cg.multiply_adds_per_second) == (PINNED_LU_CONSTANT, PINNED_CG_RATE)
+    assert best.cg.epsilon == 0.05 and source.startswith("pinned default")
+    given, source = classical_cost_model("best", 3e-11, given_source="--classical-constant")
+    assert given.lu.constant == 3e-11 and given.cg.multiply_adds_per_second == PINNED_CG_RATE
+    assert source == "lu: --classical-constant; cg: " + given.cg.source
+    with pytest.raises(UsageError, match="calibrate classical"):
+        classical_cost_model("lu", "profile")
+    with pytest.raises(UsageError, match="classical_constant"):
+        classical_cost_model("lu", "measured")
+    with pytest.raises(UsageError, match="classical_constant"):
+        classical_cost_model("lu", -1.0)
+
+
+def test_a_fit_is_made_only_on_request_at_one_blas_thread(tmp_path, monkeypatch):
+    """constant="fit" times this machine at one BLAS thread (like `calibrate classical` and the
+    trainer) whatever the caller's threading, and the model's source says so."""
+    from threadpoolctl import threadpool_info
+
+    from qnewton.calibrate import classical_timing
+
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
+    monkeypatch.setattr(classical_timing, "_QUICK_FIT_CACHE", {})
     seen: list[int] = []
-    real = classical.time_classical_solver
+    real = classical_timing.time_classical_solver
 
     def spy(*args, **kwargs):
         seen.extend(int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(classical, "time_classical_solver", spy)
-    model = classical.classical_cost_model("lu")
+    monkeypatch.setattr(classical_timing, "time_classical_solver", spy)
+    model, source = classical_cost_model("lu", "fit")
     assert seen and set(seen) == {1}
-    assert "at 1 BLAS thread" in model.source
-    assert model.constant > 0
+    assert "at 1 BLAS thread" in source and model.source == source
+    assert model.constant > 0 and model.constant != PINNED_LU_CONSTANT

@@ -165,6 +165,7 @@ def test_data_dir_switches_to_mnist_idx_files(tmp_path: Path, capsys: pytest.Cap
     assert main(["experiment", "run", "table3-dnn", "--config", str(cfg), "--data-dir", str(data), "--out", str(out)]) == 0
     result = json.loads((out / "table3-dnn" / "results.json").read_text())
     assert result["dataset"] == "mnist" and result["data_dir"] == str(data)
+    assert result["cost_sources"] == {"classical_constant": "given (classical_constant parameter)"}
     run_config = json.loads((out / "table3-dnn" / "runs" / "table3-qnewton-attosecond-free-lanczos-seed0" / "config.json").read_text())
     assert run_config["data"] == "mnist" and run_config["data_dir"] == str(data)
     assert {r["method"] for r in result["tables"]["comparison"]["raw"]} == {"sgd", "qnewton"}
@@ -172,3 +173,22 @@ def test_data_dir_switches_to_mnist_idx_files(tmp_path: Path, capsys: pytest.Cap
     assert main(["experiment", "run", "table3-dnn", "--config", str(cfg), "--data-dir", str(data), "--out", str(out)]) == 2
     assert "t10k-labels-idx1-ubyte" in capsys.readouterr().err
     assert (out / "table3-dnn" / "results.json").exists()  # the failed run left the previous result in place
+
+
+def test_classical_constant_zero_is_the_saved_profile_else_pinned_never_a_fit(tmp_path: Path, monkeypatch) -> None:
+    from qnewton.calibrate import classical_timing
+    from qnewton.costs.classical import PINNED_LU_CONSTANT
+    from qnewton.experiments.spec import RunContext
+    from qnewton.experiments.training import TrainingParams, classical_constant
+
+    monkeypatch.setenv("QNEWTON_CACHE", str(tmp_path))
+    monkeypatch.setattr(classical_timing, "time_classical_solver", lambda *a, **k: pytest.fail("timed"))
+    ctx = RunContext()
+    assert classical_constant(TrainingParams(), ctx) == PINNED_LU_CONSTANT
+    assert ctx.extra["cost_sources"]["classical_constant"].startswith("pinned default")
+    (tmp_path / "classical.json").write_text(json.dumps({"format": "qnewton-classical-profile", "version": 1,
+                                                         "lu": {"constant": 3e-11}, "cg": {"multiply_adds_per_second": 1e9}}))
+    ctx = RunContext()
+    assert classical_constant(TrainingParams(), ctx) == 3e-11
+    assert ctx.extra["cost_sources"]["classical_constant"].startswith("profile ")
+

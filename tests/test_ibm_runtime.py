@@ -11,12 +11,8 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from qnewton.errors import UsageError
-from qnewton.quantum.ibm import (
-    RuntimeExecutor,
-    fake_backend_class_name,
-    make_runtime_executor,
-    parse_spec,
-)
+from qnewton.quantum.ibm import RuntimeExecutor, make_runtime_executor
+from qnewton.quantum.ibm_account import fake_backend_class_name, parse_spec
 
 
 @pytest.fixture
@@ -187,7 +183,7 @@ class _StubService:
 
 
 def test_live_path_with_a_stub_service(capsys: pytest.CaptureFixture[str]) -> None:
-    from qnewton.quantum.ibm import export_profile
+    from qnewton.calibrate.export import export_profile
 
     svc = _StubService()
     stream = io.StringIO()

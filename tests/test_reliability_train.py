@@ -374,9 +374,9 @@ def test_two_identical_qnewton_runs_give_equal_checkpoints(tmp_path):
 
 
 def test_cost_sources_are_recorded_and_resume_reuses_the_numbers(tmp_path, monkeypatch, capsys):
-    from qnewton.costs import classical
+    from qnewton.calibrate import classical_timing
 
-    monkeypatch.setattr(classical, "_quick_profile",
+    monkeypatch.setattr(classical_timing, "quick_profile",
                         lambda: {"lu": {"constant": 3e-11}, "cg": {"multiply_adds_per_second": 5e8}, "blas_threads": 1})
     argv = ["--hidden", "4", "--train-limit", "100", "--steps", "5", "--sgd-steps", "3", "--batch-size", "32",
             "--method", "qnewton", "--classical-model", "best", "--quiet"]
@@ -389,7 +389,7 @@ def test_cost_sources_are_recorded_and_resume_reuses_the_numbers(tmp_path, monke
     def no_fit():
         raise AssertionError("resume must reuse config.json's numbers, not fit again")
 
-    monkeypatch.setattr(classical, "_quick_profile", no_fit)
+    monkeypatch.setattr(classical_timing, "quick_profile", no_fit)
     assert main(["train", "--resume", str(tmp_path / "fit"), "--quiet"]) == 0
     assert "quick fit" in (tmp_path / "fit" / "report.md").read_text()
     # without a saved profile, cg and best price CG at the pinned rate

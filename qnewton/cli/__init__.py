@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from qnewton.errors import UsageError
 
 # Sub-modules of qnewton.cli, in the order they appear in `qnewton --help`.
-COMMAND_MODULES = ("train", "cost", "circuit", "calibration", "experiment")
+COMMAND_MODULES = ("train", "cost", "kappa", "prune", "calibrate", "circuit", "calibration", "experiment")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from qnewton.cli.common import check_count, check_profile_output
 from qnewton.errors import UsageError
 
 
@@ -55,43 +54,11 @@ def register(subparsers: Any) -> None:
     p_exp.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p_exp.set_defaults(func=cmd_export)
 
-    parser.set_defaults(func=lambda args: missing_subcommand(parser, "ACTION", ("list", "show", "export")))
-
-
-def missing_subcommand(parser: argparse.ArgumentParser, metavar: str, choices: tuple[str, ...]) -> int:
-    """A command group called without its subcommand (`qnewton calibration`, `qnewton circuit`,
-    `qnewton calibrate`): the group's usage on stderr, with the subcommands it takes, and exit code
-    2, like any other usage mistake (stdout stays empty for pipes)."""
-    usage = parser.format_usage().rstrip("\n")
-    print(f"{usage}  ({metavar}: one of {', '.join(choices)})", file=sys.stderr)
-    return 2
-
-
-def check_profile_output(path: str | os.PathLike[str], *, force: bool, field: str = "--out") -> Path:
-    """The output rule (`qnewton.files.check_output`) for a profile file, checked before the work
-    WITHOUT creating anything: when its folder does not exist yet, the nearest existing ancestor
-    must be a writable directory, and the folders are made only when the profile is written (so a
-    failed export or an interrupted calibration leaves no empty folder behind)."""
-    from qnewton.files import check_output
-
-    out = Path(path).expanduser()
-    parent = out.parent
-    ancestor = parent
-    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UsageError(f"{field}: cannot create directory {parent} ({ancestor} is not a directory)")
-    if ancestor == parent:
-        return check_output(out, force=force, field=field)
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{field}: cannot create directory {parent} (permission denied in {ancestor})")
-    return out
-
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print one line per valid profile on the search path. A file that cannot be read or is not a
     valid profile gets one warning line on stderr naming it, and the list goes on."""
-    from qnewton.costs.calibration import list_profiles, load_profile
+    from qnewton.calibrate.profile_files import list_profiles, load_profile
 
     rows = []
     skipped = 0
@@ -131,14 +98,11 @@ def _without_prefix(message: str, path: Any) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Summarize a profile; with --n the MODELED per-query time, with --kappa one run's fidelity."""
-    from qnewton.costs.calibration import load_profile, query_time_model
-
-    from qnewton.cli.cost import MAX_N, _count_text
+    from qnewton.calibrate import query_time_model
+    from qnewton.calibrate.profile_files import load_profile
 
     for name in ("n", "sparsity"):
-        value = getattr(args, name)
-        if value is not None and not 1 <= value <= MAX_N:
-            raise UsageError(f"--{name}: must lie in [1, 2^53 = {MAX_N}], got {_count_text(value)}")
+        check_count(name, getattr(args, name))
     if args.kappa is not None and args.n is None:
         raise UsageError("--kappa: needs --n (the matrix size whose query time is priced)")
     if args.kappa is not None and not math.isfinite(args.kappa):
@@ -175,7 +139,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 f"median error {p.median_gate_error(g):.4g}, worst error {'n/a' if worst is None else f'{worst:.4g}'}"
             )
     if args.n is not None:
-        model = query_time_model(p)
+        model = query_time_model(calibration=p)
         print(f"per-query time for N={args.n}, d={args.sparsity}: {model.seconds_per_query(args.n, args.sparsity):.6g} s [MODELED]")
         if hasattr(model, "estimate"):
             e = model.estimate(args.n, args.sparsity)
@@ -201,8 +165,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a profile from a fake or live backend to --out (atomic) or stdout, validated first."""
-    from qnewton.costs.calibration import dumps_profile, validate_profile, write_profile
-    from qnewton.quantum.ibm import export_profile
+    from qnewton.calibrate.export import export_profile
+    from qnewton.calibrate.profile_files import dumps_profile, write_profile
+    from qnewton.calibrate.profile_schema import validate_profile
 
     if args.out is not None:  # checked before the backend is contacted, not after
         if not args.out.strip():

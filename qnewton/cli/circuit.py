@@ -215,9 +215,6 @@ def register(subparsers: Any) -> None:
     """Add `circuit solve|draw|export` to the `qnewton` parser."""
     p = subparsers.add_parser("circuit", help="build, simulate, draw and export HHL / QSVT circuits")
     sub = p.add_subparsers(dest="circuit_command", metavar="SUBCOMMAND", parser_class=type(p))
-    from qnewton.cli.calibration import missing_subcommand
-
-    p.set_defaults(func=lambda a: missing_subcommand(p, "SUBCOMMAND", ("solve", "draw", "export")))
 
     def common(q: argparse.ArgumentParser, methods: tuple[str, ...], optional_files: bool = False) -> None:
         """The A, b files and the options every subcommand shares."""

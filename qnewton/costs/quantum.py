@@ -15,24 +15,23 @@ block-encoding queries is Q* / (0.39 - 0.201 eps); the state-preparation oracle 
 twice as often. The theorem is stated for kappa >= sqrt(12) and eps <= 0.24.
 
 Logical qubits: a + 6 + ceil(log2 N), a the block encoding's ancillas (paper Sec. II-E).
-Seconds: per-query time x expected queries, the per-query time from a `QueryTimeModel` (the
-paper's gate time 1e-18 s by default, or a calibration profile). Readout (paper Sec. IV-E assumes
-it is free): "free", or "swap-test" = N overlaps, each estimated to precision delta with
-ceil(1 / delta^2) shots, each shot one full run of the solver.
+Seconds: per-query time x expected queries, the per-query time from a `QueryTimeModel`
+(`qnewton.costs.query_time`: one gate time per query, `DEFAULT_GATE_TIME` = 1e-9 s unless given,
+or a device calibration). Readout (paper Sec. IV-E assumes it is free): "free", or "swap-test" =
+N overlaps, each estimated to precision delta with ceil(1 / delta^2) shots, each shot one full run
+of the solver.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from qnewton.costs.query_time import GateTimeModel, QueryTimeModel
+from qnewton.enums import Readout, choices
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
-
-ReadoutModel = Literal["free", "swap-test"]
-READOUT_MODELS: tuple[str, ...] = ("free", "swap-test")
 
 #: Validity range of Jennings et al. Theorem 1.
 KAPPA_MIN = math.sqrt(12.0)
@@ -207,7 +206,9 @@ class QuantumCost:
 class QuantumCostModel:
     """Prices one quantum solve of an N x N system with oracle sparsity d and condition number kappa.
 
-    query_time: seconds per block-encoding query (default: the paper's gate time, 1e-18 s).
+    query_time: seconds per block-encoding query (default: `GateTimeModel()`, one gate time of
+        `qnewton.costs.query_time.DEFAULT_GATE_TIME` = 1e-9 s per query; the paper's 1e-18 s is
+        `GateTimeModel(PAPER_GATE_TIME)`).
     epsilon: solver error tolerance, 0 < eps <= 0.24 (the paper uses 1e-12; Sec. IV-C).
     readout: "free" (the paper) or "swap-test" (N overlaps at precision readout_precision).
     alpha: fixed subnormalization, or None to derive it from d, max|A_ij| and ||A||_2
@@ -219,7 +220,7 @@ class QuantumCostModel:
 
     query_time: QueryTimeModel = field(default_factory=GateTimeModel)
     epsilon: float = 0.01
-    readout: ReadoutModel = "free"
+    readout: Readout | str = Readout.FREE
     readout_precision: float = 0.01
     alpha: float | None = None
     ancillas: int | None = None
@@ -227,8 +228,8 @@ class QuantumCostModel:
 
     def __post_init__(self) -> None:
         check_epsilon(self.epsilon)
-        if self.readout not in READOUT_MODELS:
-            raise UsageError(f"readout: must be one of {', '.join(READOUT_MODELS)}, got {self.readout!r}")
+        if self.readout not in choices(Readout):
+            raise UsageError(f"readout: must be one of {', '.join(choices(Readout))}, got {self.readout!r}")
         p = _number("readout_precision", self.readout_precision)
         if not (0.0 < p < 1.0):
             raise UsageError(f"readout_precision: must lie in (0, 1), got {p:g}")
@@ -281,7 +282,7 @@ class QuantumCostModel:
         if not (math.isfinite(spq) and spq > 0):
             raise UsageError(f"query_time: seconds per query must be positive and finite, got {spq!r}")
         seconds = eq * spq
-        if self.readout == "free":
+        if self.readout == Readout.FREE:
             shots = 0.0
             readout_seconds = 0.0
         else:
@@ -305,7 +306,7 @@ class QuantumCostModel:
             state_preparation_queries=2.0 * eq,
             seconds_per_query=spq,
             seconds=seconds,
-            readout=self.readout,
+            readout=str(Readout(self.readout)),
             readout_shots=shots,
             readout_seconds=readout_seconds,
             total_seconds=seconds + readout_seconds,

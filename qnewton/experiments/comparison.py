@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from qnewton.enums import KappaMethod, Readout
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import figure, save
 from qnewton.experiments.aggregate import value
@@ -29,7 +30,6 @@ from qnewton.experiments.spec import RunContext, Tables
 from qnewton.experiments.training import TrainingParams, as_float, check_profiles, ledger_rows, time_model, train
 
 Method = Literal["sgd", "classical", "quantum", "qnewton"]
-Readout = Literal["free", "swap-test"]
 INDEPENDENT = ("sgd", "classical")  # never consult the quantum cost model
 
 #: Paper Table III (DNN, MNIST, H100 + 1e-18 s gate time): total steps, seconds/step, total seconds.
@@ -51,8 +51,8 @@ class ComparisonParams(TrainingParams):
     gives it 1500 against Newton's 1000)."""
 
     profiles: tuple[str, ...] = ("attosecond", "ibm_sherbrooke")
-    readouts: tuple[Readout, ...] = ("free",)
-    kappa_methods: tuple[Literal["bound", "lanczos", "exact"], ...] = ("bound", "lanczos")
+    readouts: tuple[Readout, ...] = (Readout.FREE,)
+    kappa_methods: tuple[KappaMethod, ...] = (KappaMethod.BOUND, KappaMethod.LANCZOS)
     methods: tuple[Method, ...] = ("sgd", "classical", "quantum", "qnewton")
     sgd_budget: int = 0
 

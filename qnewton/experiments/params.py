@@ -5,13 +5,16 @@ paper's full settings) and type hints. `build_params` turns a TOML table into th
 unknown keys, wrong types and (through the dataclass's own ``__post_init__``) out-of-range
 values raise `UsageError` with one line naming the field and the reason.
 
-Supported hints: int, float, str, bool, Literal[...], tuples of those (``tuple[int, ...]``),
-and ``X | None``. TOML arrays become tuples; an int is accepted where a float is expected.
+Supported hints: int, float, str, bool, Literal[...], the string enums of `qnewton.enums`
+(``KappaMethod``, ``Readout``, ...), tuples of those (``tuple[int, ...]``), and ``X | None``. TOML
+arrays become tuples; an int is accepted where a float is expected; a string naming an enum
+member becomes that member.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import types
 import typing
@@ -20,10 +23,16 @@ from typing import Any, Mapping
 from qnewton.errors import UsageError
 
 
+def _is_enum(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, enum.Enum)
+
+
 def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if _is_enum(hint):
+        return "one of " + ", ".join(repr(m.value) for m in hint)
     if origin is tuple:
         return f"a list of {_type_name(typing.get_args(hint)[0])}"
     if origin in (typing.Union, types.UnionType):
@@ -40,6 +49,10 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if value not in typing.get_args(hint):
             raise UsageError(f"{where}: must be {_type_name(hint)}, got {value!r}")
         return value
+    if _is_enum(hint):
+        if not isinstance(value, str) or value not in {m.value for m in hint}:
+            raise UsageError(f"{where}: must be {_type_name(hint)}, got {value!r}")
+        return hint(value)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(hint):
             try:
@@ -94,11 +107,14 @@ def build_params(cls: type, values: Mapping[str, Any], where: str = "params") ->
 
 
 def params_to_dict(params: Any) -> dict[str, Any]:
-    """JSON-ready dict of a parameter dataclass (tuples become lists)."""
+    """JSON-ready dict of a parameter dataclass (tuples become lists, enum members their strings)."""
+    def plain(v: Any) -> Any:
+        return v.value if isinstance(v, enum.Enum) else v
+
     out = {}
     for f in dataclasses.fields(params):
         v = getattr(params, f.name)
-        out[f.name] = list(v) if isinstance(v, tuple) else v
+        out[f.name] = [plain(x) for x in v] if isinstance(v, tuple) else plain(v)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Matplotlib helpers for experiment plots (Agg, no display needed).
+"""Matplotlib figure and save functions for experiment plots (Agg, no display needed).
 
 Figures are built from `matplotlib.figure.Figure` directly, never through pyplot's global
 state, so plotting works headless and from threads, and never changes the user's backend.

@@ -19,23 +19,13 @@ from qnewton.experiments.publish import atomic_output_dir
 from qnewton.experiments.spec import Rows
 from qnewton.jsonutil import json_ready
 
-__all__ = ["atomic_output_dir", "fmt_number", "jsonable", "markdown_table", "summary_cell", "value_columns",
+__all__ = ["atomic_output_dir", "fmt_number", "markdown_table", "summary_cell", "value_columns",
            "write_csv", "write_json"]
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON types (`qnewton.jsonutil.json_ready`), paths as strings."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return json_ready(value)
-
-
 def write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """`data` as strict JSON (`qnewton.jsonutil.json_ready`: infinities as strings, paths as text)."""
+    path.write_text(json.dumps(json_ready(data), indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
@@ -55,7 +45,7 @@ def _csv_cell(v: Any) -> str:
         f = float(v)
         return repr(f) if math.isfinite(f) else ("nan" if math.isnan(f) else ("inf" if f > 0 else "-inf"))
     if isinstance(v, (list, tuple, dict)):
-        return json.dumps(jsonable(v))
+        return json.dumps(json_ready(v), allow_nan=False)
     return str(v)
 
 

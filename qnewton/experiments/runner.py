@@ -5,7 +5,9 @@ Written files (all inside ``<out>/<name>/``):
 * ``<table>.raw.csv``: every row of every seed (a ``seed`` column added);
 * ``<table>.csv``: mean / std / min / max across seeds per setting (`aggregate`);
 * ``<table>.md``: the same as a markdown table ('mean ± std');
-* ``results.json``: parameters, seeds, data source, measured run time, every table;
+* ``results.json``: parameters, seeds, data source, measured run time, where the cost models'
+  numbers came from (``cost_sources``: a given value, this machine's saved profile or the pinned
+  default), every table;
 * ``*.png``: the plot(s); ``README.md``: tables and plots on one page;
 * ``runs/``: training run folders (ledgers) of the experiments that train.
 """
@@ -114,6 +116,7 @@ def run_experiment(
                     "measured_seconds_total": measured_total,
                     "measured_seconds_per_seed": {str(k): v for k, v in seed_seconds.items()},
                     "machine": {"python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor()},
+                    "cost_sources": dict(ctx.extra.get("cost_sources", {})),
                     "tables": {t.name: {"keys": list(t.keys), "summary": summaries[t.name], "raw": raw[t.name]} for t in exp.tables},
                 },
             )

@@ -16,11 +16,8 @@ GPU: `qiskit-aer-gpu` replaces `qiskit-aer` (same `qiskit_aer` module; never ins
 trial run; if it fails the executor falls back to CPU, emits a `DeviceFallbackWarning` saying why,
 and records the reason in `.fallback_reason`.
 
-Options that reach Aer are checked here first (one-line UsageError naming the option), because
-Aer answers out-of-range values with a C++ exception or a TypeError: `shots` must be an integer in
-[1, MAX_SHOTS] (10^8 shots of a small circuit take about 100 s and a few GB here; far more makes
-Aer fail to allocate), `seed` an integer in [0, 2^63 - 1] (Aer's seed is a signed 64-bit
-integer; the transpiler rejects negative seeds).
+Options that reach Aer (shots, seed) are checked first, with a one-line UsageError naming the
+option (`qnewton.quantum.run_options`).
 """
 
 from __future__ import annotations
@@ -35,33 +32,12 @@ from qiskit import QuantumCircuit, transpile
 
 from qnewton.errors import UsageError
 
+# The shot and seed checks live in `run_options`, which the IBM runtime executor imports without
+# this module; callers keep reaching them here too.
+from qnewton.quantum.run_options import MAX_SEED, MAX_SHOTS, check_seed, check_shots  # noqa: F401
+
 Device = Literal["CPU", "GPU"]
 BACKEND_SPECS = ("statevector", "shots", "noisy-sherbrooke")
-
-#: Most shots one circuit may ask for (module docstring).
-MAX_SHOTS = 100_000_000
-#: Largest simulator / transpiler seed (Aer stores it as a signed 64-bit integer).
-MAX_SEED = 2**63 - 1
-
-
-def check_shots(shots: object, name: str = "shots") -> int:
-    """`shots` as an int in [1, MAX_SHOTS], or a one-line UsageError naming `name`."""
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)):
-        raise UsageError(f"{name}: must be an integer in [1, {MAX_SHOTS:.0e}], got {shots!r}")
-    if not 1 <= int(shots) <= MAX_SHOTS:
-        raise UsageError(f"{name}: must be an integer in [1, {MAX_SHOTS:.0e}] shots per circuit, got {int(shots)}")
-    return int(shots)
-
-
-def check_seed(seed: object, name: str = "seed") -> int | None:
-    """`seed` as an int in [0, 2^63 - 1] (None stays None), or a one-line UsageError naming `name`."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise UsageError(f"{name}: must be an integer in [0, 2^63 - 1], got {seed!r}")
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise UsageError(f"{name}: must be an integer in [0, 2^63 - 1], got {int(seed)}")
-    return int(seed)
 
 
 class DeviceFallbackWarning(RuntimeWarning):

@@ -17,7 +17,7 @@ from typing import Any
 
 from qiskit import QuantumCircuit, transpile
 
-from qnewton.costs.calibration_export import DEFAULT_REP_DELAY_SECONDS, backend_rep_delay_seconds
+from qnewton.quantum.device_timing import DEFAULT_REP_DELAY_SECONDS, backend_rep_delay_seconds
 from qnewton.quantum.backends import fake_sherbrooke
 
 

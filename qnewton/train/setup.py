@@ -18,42 +18,12 @@ from qnewton.train.data import Dataset
 from qnewton.train.models import MLP
 
 
-def resolve_cost_value(spec: float | str, which: str) -> tuple[float, str]:
-    """(value, source) of `classical_constant` (which="classical_constant", C of R_c = C N^3) or
-    `cg_rate` (which="cg_rate", multiply-adds per second) from its spec: a number, or "pinned",
-    "profile", "fit", "auto" (see `qnewton.train.config.COST_SPECS`)."""
-    from qnewton.costs import classical as cc
-
-    lu = which == "classical_constant"
-    if not isinstance(spec, str):
-        return float(spec), "given"
-    if spec == "auto":
-        spec = "profile" if cc.default_profile_path().is_file() else "pinned"
-    if spec == "pinned":
-        value = cc.PINNED_LU_CONSTANT if lu else cc.PINNED_CG_RATE
-        return float(value), f"pinned default: {cc.PINNED_SOURCE}"
-    if spec == "profile":
-        path = cc.default_profile_path()
-        if not path.is_file():
-            raise UsageError(f"{which}: no saved profile at {path}; run `qnewton calibrate classical` first, or give a "
-                             "number or 'pinned'")
-        data = cc.load_profile(path)
-        value = data["lu"]["constant"] if lu else data["cg"]["multiply_adds_per_second"]
-        threads = data.get("blas_threads", "unrecorded")
-        return float(value), f"profile {path} (BLAS threads {'library default' if threads is None else threads})"
-    if spec == "fit":
-        data = cc._quick_profile()
-        value = data["lu"]["constant"] if lu else data["cg"]["multiply_adds_per_second"]
-        return float(value), (f"quick fit on this machine at {data['blas_threads']} BLAS thread(s); it differs from run "
-                              "to run")
-    raise UsageError(f"{which}: must be a positive number or one of auto, pinned, profile, fit, got {spec!r}")
-
-
 def resolve_classical_model(config: TrainConfig) -> tuple[Any, TrainConfig, dict[str, str]]:
     """The classical cost model, the config with the numbers it uses fixed (so a resumed run
     decides identically) and where each number came from ({"classical_constant": ..., and/or
     "cg_rate": ...}). lu needs C, cg the multiply-add rate, best both; CG is priced at the QLSA's
     tolerance, a like-for-like comparison (docs/cost-model.md, section 6)."""
+    from qnewton.calibrate.resolve import resolve_cost_value
     from qnewton.costs.classical import BestClassicalCostModel, CGCostModel, LUCostModel
 
     kind = config.classical_model
@@ -85,14 +55,13 @@ def cost_notes(config: TrainConfig, sources: dict[str, str]) -> list[str]:
 
 
 def query_time_model(config: TrainConfig) -> Any:
-    """Seconds per block-encoding query: a calibration profile if configured, else GateTimeModel(gate_time)."""
-    from qnewton.costs.query_time import GateTimeModel
+    """Seconds per block-encoding query: the calibration profile if configured, else the gate time
+    (`qnewton.calibrate.query_time_model`, the one resolution every command uses)."""
+    from qnewton.calibrate import query_time_model as resolve
 
     if config.calibration:
-        from qnewton.costs.calibration import query_time_model as _from_profile
-
-        return _from_profile(config.calibration)
-    return GateTimeModel(config.gate_time)
+        return resolve(calibration=config.calibration)
+    return resolve(gate_time=config.gate_time)
 
 
 def build_model(config: TrainConfig, data: Dataset) -> MLP:

@@ -4,14 +4,19 @@ Paper Fig. 5 (Sec. II-E, III-B): time cost of classical and quantum solvers agai
 condition number at fixed sparsity d = 1000 (left) and against the oracle sparsity at fixed
 kappa = 10^4 (right); the LU cost depends on N only, the quantum cost on kappa and d.
 
-Everything here is a cost-model prediction (helper A's `qnewton.costs`), no training:
+Everything here is a cost-model prediction (the formulas of `qnewton.costs`), no training:
 
 * quantum: R_q = t_query * E[queries] (+ readout) with E[queries] = Q*(kappa, eps, alpha) /
   (0.39 - 0.201 eps) (Jennings et al. 2023, Theorem 1) and alpha from d (`alpha_from_sparsity`),
   for each per-query time profile (the paper's 1e-18 s "attosecond", faster-hardware scenarios,
   and the ibm_sherbrooke calibration);
-* classical: LU, R_c = C N^3 (C from this machine: MEASURED once, then a model), and conjugate
-  gradients, ~ N d sqrt(kappa) ln(2/eps) multiply-adds.
+* classical: LU, R_c = C N^3, and conjugate gradients, ~ N d sqrt(kappa) ln(2/eps) multiply-adds,
+  with C and the CG rate given, else from this machine's saved `qnewton calibrate classical`
+  profile, else the pinned defaults (`qnewton.calibrate.classical_cost_model`; the source of each
+  is logged and kept in results.json).
+
+The per-query time of every profile comes from `qnewton.calibrate.query_time_model`; the
+shipped config names all of them explicitly (the paper's 1e-18 s is the "attosecond" profile).
 
 Crossovers (where R_q = R_c) are located by log-linear interpolation between grid points; a
 pair that never crosses in the range is reported with which side is cheaper throughout.
@@ -22,17 +27,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+
+from qnewton.enums import ClassicalModel
 
 from qnewton.experiments.aggregate import value
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import figure, save
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
-from qnewton.experiments.training import check_profiles
-
-ClassicalKind = Literal["lu", "cg"]
+from qnewton.experiments.training import GIVEN_SOURCE, check_profiles, gate_seconds
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,8 @@ class Params:
     kappa_points: the kappa grid (log-spaced); sparsity_points: the d grid (log-spaced, 1..N);
     epsilon: QLSA error tolerance; max_entry, norm: entry bound and spectral norm that turn d
     into the block-encoding subnormalization alpha; profiles: per-query time models;
-    classical: classical cost models; classical_constant: C of LU (0 = this machine's fit)."""
+    classical: classical cost models; classical_constant: C of LU (0 = this machine's saved
+    profile, else the pinned default)."""
 
     n: int = 12544
     fixed_sparsity: int = 1000
@@ -55,7 +61,7 @@ class Params:
     max_entry: float = 1.0
     norm: float = 1.0
     profiles: tuple[str, ...] = ("attosecond", "photonic-thz", "photonic-ghz", "ibm_sherbrooke")
-    classical: tuple[ClassicalKind, ...] = ("lu", "cg")
+    classical: tuple[ClassicalModel, ...] = (ClassicalModel.LU, ClassicalModel.CG)
     classical_constant: float = 0.0
 
     def __post_init__(self) -> None:
@@ -69,29 +75,32 @@ class Params:
         require(self.max_entry > 0 and self.norm > 0, "max_entry", "max_entry and norm must be > 0")
         check_profiles(self.profiles, "profiles")
         require(len(self.classical) > 0 and len(set(self.classical)) == len(self.classical), "classical", "list each model once, at least one")
-        require(self.classical_constant >= 0, "classical_constant", f"must be >= 0 (0 = fit), got {self.classical_constant}")
+        require(self.classical_constant >= 0, "classical_constant",
+                f"must be >= 0 (0 = the saved profile, else the pinned default), got {self.classical_constant}")
 
 
 def _query_time(profile: str) -> Any:
-    from qnewton.costs.calibration import query_time_model
-    from qnewton.costs.query_time import GateTimeModel
+    """The per-query time model of a profile entry: "gate:SECONDS" or a calibration profile."""
+    from qnewton.calibrate import query_time_model
 
     if profile.startswith("gate:"):
-        return GateTimeModel(float(profile[5:]), label=profile)
-    return query_time_model(profile)
+        return query_time_model(gate_time=gate_seconds(profile))
+    return query_time_model(calibration=profile)
 
 
 def _classical_models(p: Params, ctx: RunContext) -> dict[str, Any]:
-    """LU with the given C or this machine's (saved profile or quick fit, MEASURED once), and CG
-    at this machine's measured multiply-add rate with the same epsilon as the quantum solver."""
-    from qnewton.costs.classical import LUCostModel, classical_cost_model
+    """Each classical model of `p.classical`: LU with the given C, CG (and best) at the same
+    epsilon as the quantum solver; numbers not given come from this machine's saved profile,
+    else the pinned defaults. Their sources go into ctx.extra["cost_sources"]."""
+    from qnewton.calibrate import classical_cost_model
 
     out: dict[str, Any] = {}
+    sources = ctx.extra.setdefault("cost_sources", {})
     for kind in p.classical:
-        if kind == "lu" and p.classical_constant > 0:
-            out[kind] = LUCostModel(p.classical_constant)
-        else:
-            out[kind] = classical_cost_model(kind, epsilon=p.epsilon)
+        constant = p.classical_constant if p.classical_constant > 0 else None
+        out[kind], sources[f"classical:{kind}"] = classical_cost_model(kind, constant, epsilon=p.epsilon,
+                                                                       given_source=GIVEN_SOURCE)
+        ctx.log(f"  classical {kind}: {sources[f'classical:{kind}']}")
     return out
 
 
@@ -156,9 +165,9 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
                                   "crossover_x": x_cross, "outcome": how})
                 ctx.log(f"  {sweep}: quantum {profile} vs classical {kind}: "
                         + (f"crossover at {x_cross:.4g} ({how})" if x_cross is not None else how))
-    if "lu" in classical:
-        const = float(getattr(classical["lu"], "constant", float("nan")))
-        crossings.append({"sweep": "-", "quantum_profile": "-", "classical_model": "lu", "crossover_x": None,
+    if ClassicalModel.LU in classical:
+        const = float(getattr(classical[ClassicalModel.LU], "constant", float("nan")))
+        crossings.append({"sweep": "-", "quantum_profile": "-", "classical_model": ClassicalModel.LU, "crossover_x": None,
                           "outcome": f"C = {const:.4g} s/N^3, R_c(N={p.n}) = {const * p.n ** 3:.4g} s"})
     return {"curves": curves, "crossovers": crossings}
 

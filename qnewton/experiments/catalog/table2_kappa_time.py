@@ -18,15 +18,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
 import numpy as np
 
+from qnewton.enums import KappaMethod
 from qnewton.experiments.params import require, require_nonempty_sorted_positive
 from qnewton.experiments.plotting import errorline, figure, save, series
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
-
-Estimator = Literal["bound", "lanczos", "exact"]
 
 #: Paper Table II: N -> milliseconds of condition-number estimation (H100).
 PAPER_TABLE2_MS = {10: 0.1, 100: 0.7, 1000: 6.2, 10000: 13.0}
@@ -40,7 +37,7 @@ class Params:
     exact_max_n: largest N for which the exact eigendecomposition runs."""
 
     sizes: tuple[int, ...] = (10, 100, 1000, 2000)
-    estimators: tuple[Estimator, ...] = ("bound", "lanczos", "exact")
+    estimators: tuple[KappaMethod, ...] = tuple(KappaMethod)
     kappas: tuple[float, ...] = (10.0, 100.0, 10000.0)
     repeats: int = 2
     exact_repeats: int = 1
@@ -87,9 +84,9 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
         for kappa in p.kappas:
             a, true_kappa = test_matrix(n, kappa, rng)
             for method in p.estimators:
-                if method == "exact" and n > p.exact_max_n:
+                if method == KappaMethod.EXACT and n > p.exact_max_n:
                     continue
-                reps = p.exact_repeats if method == "exact" else p.repeats
+                reps = p.exact_repeats if method == KappaMethod.EXACT else p.repeats
                 times, est = _time_estimate(a, method, reps)
                 ms = 1e3 * float(np.median(times))
                 per_estimator.setdefault(method, []).append(ms)

@@ -1,4 +1,4 @@
-"""Export a calibration profile (schema v1, see `qnewton.costs.calibration`) from a Qiskit backend.
+"""Export a calibration profile (schema v1, see `qnewton.calibrate.profiles`) from a Qiskit backend.
 
 Works for any `BackendV2` with a populated `Target`: qiskit-ibm-runtime's fake backends (whose
 numbers are a frozen calibration snapshot) and live `IBMBackend`s alike. What is read:
@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qnewton.costs.calibration import SCHEMA_ID, SCHEMA_VERSION
+from qnewton.calibrate.profiles import SCHEMA_ID, SCHEMA_VERSION
 from qnewton.errors import UsageError
+from qnewton.quantum.device_timing import backend_rep_delay_seconds
 
 _SKIP = {"measure", "reset", "delay", "barrier", "if_else", "switch_case", "for_loop", "while_loop", "box"}
-
-#: Used when a backend does not report its repetition delay (IBM's default, 250 us).
-DEFAULT_REP_DELAY_SECONDS = 250e-6
 
 
 def _properties(backend: Any) -> Any:
@@ -36,22 +34,6 @@ def _properties(backend: Any) -> Any:
 
 def _float_or_none(x: Any) -> float | None:
     return None if x is None else float(x)
-
-
-def backend_rep_delay_seconds(backend: Any) -> float:
-    """The backend's default repetition delay in seconds (250 us when it reports none).
-
-    IBM configurations give `default_rep_delay` in seconds for fake and live backends alike
-    (qiskit-ibm-runtime converts the API's microseconds); a value > 1 can only be microseconds.
-    """
-    try:
-        value = getattr(backend.configuration(), "default_rep_delay", None)
-    except Exception:  # noqa: BLE001 - configuration shapes differ across backends and versions
-        value = None
-    if value is None:
-        return DEFAULT_REP_DELAY_SECONDS
-    value = float(value)
-    return value * 1e-6 if value > 1 else value
 
 
 def profile_from_backend(backend: Any, *, source: str, name: str | None = None, label: str | None = None) -> dict[str, Any]:
@@ -134,3 +116,19 @@ def profile_from_backend(backend: Any, *, source: str, name: str | None = None, 
         "qubits": qubits,
         "gates": gates,
     }
+
+
+def export_profile(backend_spec: str, *, service: Any = None, name: str | None = None) -> dict[str, Any]:
+    """Calibration profile dict (schema v1) for 'fake_xxx' / 'fake:NAME' / 'ibm:NAME' (a live
+    backend needs an IBM Quantum account, `qnewton.quantum.ibm_account`)."""
+    import qiskit_ibm_runtime
+
+    from qnewton.quantum.ibm_account import resolve_backend
+
+    backend = resolve_backend(backend_spec, service=service)
+    version = qiskit_ibm_runtime.__version__
+    if backend_spec.startswith("ibm:"):
+        source = f"QiskitRuntimeService().backend({backend.name!r}) via qiskit-ibm-runtime {version}"
+    else:
+        source = f"qiskit_ibm_runtime.fake_provider.{type(backend).__name__} (qiskit-ibm-runtime {version})"
+    return profile_from_backend(backend, source=source, name=name)

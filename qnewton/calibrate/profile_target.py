@@ -1,4 +1,4 @@
-"""Build a Qiskit transpiler `Target` from a device calibration profile.
+"""Build a Qiskit transpiler `Target` from a device calibration profile (`qnewton.calibrate.profiles`).
 
 The target carries exactly the profile's numbers: each gate's duration and error on each qubit or
 coupler, measurement duration and readout error per qubit, reset durations and T1/T2/frequency as
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from qnewton.costs.calibration import CalibrationProfile
+from qnewton.calibrate.profiles import CalibrationProfile
 from qnewton.errors import UsageError
 
 
