@@ -56,7 +56,8 @@ import numpy as np
 import scipy.linalg
 
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
-from qnewton.costs.quantum import EPSILON_MAX, READOUT_MODELS, success_probability_bound
+from qnewton.costs.quantum import EPSILON_MAX, success_probability_bound
+from qnewton.enums import Readout, choices
 from qnewton.errors import UsageError
 from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
@@ -191,8 +192,8 @@ class EmulatedQLSASolver:
 
 
 def _check_readout(readout: Any) -> str:
-    if readout not in READOUT_MODELS:
-        raise UsageError(f"readout: must be one of {', '.join(READOUT_MODELS)}, got {readout!r}")
+    if readout not in choices(Readout):
+        raise UsageError(f"readout: must be one of {', '.join(choices(Readout))}, got {readout!r}")
     return str(readout)
 
 
