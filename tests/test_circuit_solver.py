@@ -41,10 +41,12 @@ def test_info_fields_with_resources_and_decision(rng):
     assert info["modeled_seconds_source"] == "transpiled-circuit"
     json.dumps(info, allow_nan=False)  # goes into the training ledger as is
 
-    class D:
-        quantum_seconds = 1.5e-6
+    from qnewton.newton import Decision
 
-    res2 = CircuitSolver("qsvt", "statevector", estimate_resources=False).solve(A, b, decision=D())
+    decision = Decision(solver="quantum", policy="hybrid", n=4, sparsity=4, kappa=3.0, log_kappa=1.1,
+                        kappa_method="exact", quantum_seconds=1.5e-6, classical_seconds=1e-3,
+                        classical_model="lu", expected_queries=1e3)
+    res2 = CircuitSolver("qsvt", "statevector", estimate_resources=False).solve(A, b, decision=decision)
     assert res2.modeled_quantum_seconds == 1.5e-6
     assert res2.info["modeled_seconds_source"] == "scheduler"
 

@@ -9,9 +9,13 @@ from qnewton.solvers.base import LinearSolver
 from qnewton.solvers.emulated import EmulatedQLSASolver
 
 
-class _Dec:
-    quantum_seconds = 3.5e-9  # Decision.quantum_seconds: solve + readout (modeled)
-    readout_seconds = 1e-9  # the readout part of it
+def _Dec() -> "Decision":
+    """A decision whose modeled seconds are 3.5e-9 (solve + readout), 1e-9 of them the readout."""
+    from qnewton.newton import Decision
+
+    return Decision(solver="quantum", policy="quantum-only", n=12, sparsity=12, kappa=10.0, log_kappa=2.3,
+                    kappa_method="exact", quantum_seconds=3.5e-9, classical_seconds=1e-6, classical_model="lu",
+                    expected_queries=1e3, readout_seconds=1e-9)
 
 
 def test_error_within_tolerance_and_reproducible(rng):

@@ -48,6 +48,7 @@ from qnewton.quantum.readout import estimate_solution
 from qnewton.quantum.solver_circuit import SolverCircuit, fidelity, readout_from_statevector, relative_error
 from qnewton.quantum.spectrum import exact_bounds
 from qnewton.quantum.state_prep import validate_vector
+from qnewton.newton.decision import Decision
 from qnewton.solvers.base import SolveResult
 
 CircuitMethod = Literal["hhl", "qsvt"]
@@ -209,7 +210,7 @@ class CircuitSolver:
         v = validate_vector(b, n)
         return build_circuit(self.method, M, v, target_fidelity=self.target_fidelity, epsilon=self.epsilon)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
         """Build and simulate the circuit for A x = b; x read out exactly or from counts (module docstring).
 
         SolveResult.measured_seconds is MEASURED wall clock here; modeled_quantum_seconds is MODELED
@@ -303,7 +304,7 @@ class CircuitSolver:
                     "resource_backend": res.backend,
                 }
             )
-        if decision is not None and hasattr(decision, "quantum_seconds"):
+        if decision is not None:
             modeled = float(decision.quantum_seconds)
             info["modeled_seconds_source"] = "scheduler"
         elif modeled_device is not None:

@@ -24,6 +24,7 @@ import scipy.linalg
 
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.errors import UsageError
+from qnewton.newton.decision import Decision
 from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
 
@@ -42,7 +43,7 @@ class ClassicalSolver:
     def __init__(self, *, try_cholesky: bool = True) -> None:
         self.try_cholesky = bool(try_cholesky)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
         """x = A^-1 b by Cholesky, else LU, else least squares; MEASURED seconds of the factorization and solve."""
         A = as_real_array(A, "A")
         b = as_real_array(b, "b")

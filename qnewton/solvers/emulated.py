@@ -58,6 +58,7 @@ import scipy.linalg
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.costs.quantum import EPSILON_MAX, success_probability_bound
 from qnewton.enums import Readout, choices
+from qnewton.newton.decision import Decision
 from qnewton.errors import UsageError
 from qnewton.solvers.base import SOLVE_WINDOW, SolveResult, as_real_array, rescale_solution
 
@@ -83,9 +84,9 @@ class EmulatedQLSASolver:
         self.readout_precision = _check_precision(readout_precision)
         self.rng = np.random.default_rng(seed)
 
-    def _readout_settings(self, decision: Any | None) -> tuple[str, float]:
+    def _readout_settings(self, decision: Decision | None) -> tuple[str, float]:
         """(readout kind, delta): the decision's (what was priced) when it carries them, else ours."""
-        extra = getattr(decision, "extra", None)
+        extra = decision.extra if decision is not None else None
         readout, precision = self.readout, self.readout_precision
         if isinstance(extra, dict):
             if extra.get("readout") is not None:
@@ -130,7 +131,7 @@ class EmulatedQLSASolver:
         """Restart the noise stream (the trainer passes [seed, method, step, block])."""
         self.rng = np.random.default_rng(seed)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Any | None = None) -> SolveResult:
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
         """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`."""
         start = time.perf_counter()
         A = as_real_array(A, "A")
@@ -176,9 +177,9 @@ class EmulatedQLSASolver:
             x = rescale_solution(x, eb - ea, info)
         modeled = 0.0
         if decision is not None:
-            modeled = float(getattr(decision, "quantum_seconds", 0.0))  # solve + readout, both modeled
+            modeled = float(decision.quantum_seconds)  # solve + readout, both modeled
             info["modeled_seconds_source"] = "scheduler"
-            info["modeled_readout_seconds"] = float(getattr(decision, "readout_seconds", 0.0))
+            info["modeled_readout_seconds"] = float(decision.readout_seconds)
         else:
             info["modeled_seconds_source"] = "none (no decision passed)"
         return SolveResult(
