@@ -311,9 +311,11 @@ def test_fig6_reads_the_trained_model_through_load_checkpoint(tmp_path: Path, mo
     cfg.write_text('name = "fig6-row-sparsity"\n[params]\nclassical_constant = 1.4e-11\nhidden = "4"\n'
                    'at_steps = [0, 1]\nsteps = 1\nsgd_steps = 0\nhessian_examples = 32\nbins = 4\n')
     outcome = run_experiment(load_config(cfg), out=tmp_path / "out")
-    assert [p.name for p in calls] == ["checkpoint.pt"]
-    steps = {r["step"] for r in outcome.raw["summary"]}
-    assert steps == {0, 1}
+    # one trained model per trajectory (classical Newton and SGD), each read through the checked loader
+    assert sorted(p.parent.name for p in calls) == ["classical", "sgd"]
+    assert {p.name for p in calls} == {"checkpoint.pt"}
+    assert {(r["method"], r["step"]) for r in outcome.raw["summary"]} == {
+        ("classical", 0), ("classical", 1), ("sgd", 0), ("sgd", 1)}
 
 
 # --- signals -------------------------------------------------------------------------------------
