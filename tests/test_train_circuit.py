@@ -68,3 +68,27 @@ def test_circuit_backend_checked_before_writing(tmp_path):
     with pytest.raises(UsageError, match="backend"):
         run_training(cfg)
     assert not (tmp_path / "runs").exists()
+
+
+def test_circuit_solves_inside_training_are_accurate_and_the_model_learns(tmp_path):
+    """Each HHL solve inside training matches the exact solve of the same block (fidelity and
+    relative error recorded per block), and the circuit-trained model follows the classical one."""
+    pytest.importorskip("qiskit_aer")
+    _tiny_mnist(tmp_path)
+    cfg = TrainConfig(runs_dir=str(tmp_path / "runs"), name="acc", method="quantum,classical", data="mnist",
+                      data_dir=str(tmp_path), hidden="2", blocks="tensor", steps=6, sgd_steps=1, batch_size=16,
+                      quantum_solver="circuit", classical_constant=1e-10, eval_every=1, target_accuracy=1.0)
+    run_training(cfg)
+    losses = {}
+    for method in ("quantum", "classical"):
+        rows = [json.loads(l) for l in (tmp_path / "runs" / "acc" / method / "ledger.jsonl").read_text().splitlines()]
+        losses[method] = [r["loss"] for r in rows]
+        if method == "quantum":
+            infos = [b["solve_info"] for r in rows for b in r["blocks"]]
+            assert len(infos) == 5 * 4
+            assert min(i["fidelity_vs_classical"] for i in infos) >= 0.99
+            assert max(i["relative_error_vs_classical"] for i in infos) <= 0.1
+    # the loss falls along both trajectories, and the circuit one stays within 5 % of the exact one
+    for method, seq in losses.items():
+        assert seq[-1] < 0.7 * seq[0], (method, seq)
+    assert abs(losses["quantum"][-1] - losses["classical"][-1]) <= 0.05 * losses["classical"][-1]
