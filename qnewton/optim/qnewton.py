@@ -34,7 +34,7 @@ from qnewton.curvature.registry import make_curvature
 from qnewton.enums import BlockKind, SolverKind
 from qnewton.errors import UsageError
 from qnewton.newton.step import NewtonStep
-from qnewton.optim.step_report import StepReport, empty_stages
+from qnewton.optim.step_report import StepReport, empty_stages, gradient_step
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -117,19 +117,7 @@ class QNewton(Optimizer):
         return loss
 
     def _sgd_step(self, closure: BatchClosure) -> tuple[StepReport, torch.Tensor]:
-        report = StepReport(phase="sgd")
-        t0 = time.perf_counter()
-        loss = closure()
-        report.measured_seconds["forward_backward"] = time.perf_counter() - t0
-        if not math.isfinite(float(loss)):
-            report.skipped = "non-finite loss"
-        elif not all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in self.model.parameters()):
-            report.skipped = "non-finite gradient"
-        else:
-            t1 = time.perf_counter()
-            self.warmup.step()
-            report.measured_seconds["update"] = time.perf_counter() - t1
-        return report, loss
+        return gradient_step(closure, self.warmup.step, list(self.model.parameters()), "sgd")
 
     def _newton_step(self, closure: BatchClosure, index: int) -> tuple[StepReport, torch.Tensor]:
         report = StepReport(phase="newton", measured_seconds=empty_stages())

@@ -9,8 +9,12 @@ fields.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
 
 #: The MEASURED stages of a step, in ledger order.
 STAGES: tuple[str, ...] = (
@@ -58,3 +62,22 @@ class ReportsSteps(Protocol):
     """An optimizer that leaves a StepReport of its last step in `last_report`."""
 
     last_report: StepReport | None
+
+
+def gradient_step(closure: Callable[[], torch.Tensor], step: Callable[[], Any], params: Any,
+                  phase: str) -> tuple[StepReport, torch.Tensor]:
+    """One first-order step, measured: `closure()` (loss and gradient), then `step()` unless the
+    loss or a gradient of `params` is not finite (the step is then skipped and says why)."""
+    report = StepReport(phase=phase)
+    t0 = time.perf_counter()
+    loss = closure()
+    report.measured_seconds["forward_backward"] = time.perf_counter() - t0
+    if not math.isfinite(float(loss)):
+        report.skipped = "non-finite loss"
+    elif not all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params):
+        report.skipped = "non-finite gradient"
+    else:
+        t1 = time.perf_counter()
+        step()
+        report.measured_seconds["update"] = time.perf_counter() - t1
+    return report, loss

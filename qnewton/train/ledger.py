@@ -26,16 +26,9 @@ from qnewton.errors import UsageError
 from qnewton.files import write_text_atomic
 from qnewton.jsonutil import json_ready, loads_limited
 from qnewton.limits import check_limit
+from qnewton.optim.step_report import STAGES  # the MEASURED stages a ledger row times
 
-STAGES: tuple[str, ...] = (
-    "forward_backward",
-    "hessian",
-    "regularize_prune",
-    "kappa_estimate",
-    "decision",
-    "solve",
-    "update",
-)
+__all__ = ["STAGES", "Ledger", "LedgerResume", "json_ready"]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import torch
 
 from qnewton.curvature import Batch, BatchClosure, make_blocks
 from qnewton.methods import MethodContext, build_optimizer, get_method
-from qnewton.optim.step_report import STAGES, ReportsSteps, StepReport, empty_stages
+from qnewton.optim.step_report import STAGES, ReportsSteps, StepReport, empty_stages, gradient_step
 from qnewton.train.checkpoint import restore_rng_states, rng_states, save_checkpoint
 from qnewton.train.config import TrainConfig
 from qnewton.train.data import Dataset
@@ -238,18 +238,7 @@ class MethodRun:
                 if closure.loss is not None and not math.isfinite(float(closure.loss)):
                     report.skipped = "non-finite loss"
         else:
-            report = StepReport(phase=self.info.phase)
-            t0 = time.perf_counter()
-            loss = closure()
-            report.measured_seconds["forward_backward"] = time.perf_counter() - t0
-            if not math.isfinite(float(loss)):
-                report.skipped = "non-finite loss"
-            elif not all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in self.model.parameters()):
-                report.skipped = "non-finite gradient"
-            else:
-                t1 = time.perf_counter()
-                self.optimizer.step()
-                report.measured_seconds["update"] = time.perf_counter() - t1
+            report, _ = gradient_step(closure, self.optimizer.step, list(self.model.parameters()), self.info.phase)
         return self._record(step, closure, report)
 
     def _record(self, step: int, closure: BatchClosure, report: StepReport) -> dict[str, Any]:
