@@ -32,7 +32,8 @@ GIVEN_SOURCE = "given (classical_constant parameter)"
 
 #: TrainConfig fields that TrainingParams passes through unchanged.
 PASS_THROUGH = ("hidden", "steps", "batch_size", "sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "blocks",
-                "kappa_method", "target_accuracy", "eval_every", "qlsa_epsilon", "classical_model", "gate_time")
+                "kappa_method", "target_accuracy", "eval_every", "qlsa_epsilon", "classical_model", "gate_time",
+                "indefinite", "readout_precision")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class TrainingParams:
     classical_constant: C in R_c = C N^3; 0 = this machine's saved profile, else the pinned default.
     gate_time: seconds per block-encoding query when no calibration profile is named
         (`qnewton.costs.query_time.DEFAULT_GATE_TIME`; the paper's is 1e-18).
+    indefinite: treatment of non-positive-definite blocks ("damping", the trainer's default;
+        "none" is the paper's literal step; "saddle-free"). readout_precision: per-component precision
+        delta of the swap-test readout (priced, and drawn as noise by the emulated solver).
     train_limit: use only the first N training examples; 0 = all.
     threads: torch and BLAS threads during a run (the trainer's default 1); 0 = the libraries' choice.
     """
@@ -62,6 +66,8 @@ class TrainingParams:
     classical_model: ClassicalModel = ClassicalModel.LU
     classical_constant: float = 0.0
     gate_time: float = DEFAULT_GATE_TIME
+    indefinite: str = "damping"
+    readout_precision: float = 0.01
     train_limit: int = 0
     threads: int = 1
 

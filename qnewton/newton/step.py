@@ -4,7 +4,8 @@ For each Hessian block H_B with gradient g_B:
 
     R_B = H_B + eps I                 regularize (Sec. V-D), exactly symmetric
     R_B <- fix(R_B)                   indefinite treatment (below): R_B made positive definite
-    d   = choose_sparsity(R_B, spec)  oracle sparsity (Sec. IV-C: the 50 % mass rule by default)
+    d   = choose_sparsity(R_B, spec)  oracle sparsity (default: the 50 % mass rule of Sec. IV-C on the
+                                      off-diagonal entries, `offdiag-mass:50`)
     P_B = symmetric_prune(R_B, d)     what a quantum solver is given (Sec. IV-D)
     P_B <- fix(P_B)                   pruning can break definiteness again: fixed the same way
     decision = scheduler.decide(P_B, g_B, sparsity=d, classical_matrix=R_B)
