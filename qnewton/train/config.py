@@ -196,7 +196,7 @@ class TrainConfig:
         if self.threads is not None:
             _check_int(self.threads, "threads", 1)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ derived values
     def hidden_sizes(self) -> tuple[int, ...]:
         """Parse `hidden` ("16", "32,16", "" for none) into a tuple of positive ints."""
         if not isinstance(self.hidden, str):
