@@ -120,7 +120,8 @@ def test_tune_family_scores_what_the_runs_report() -> None:
 
     res = tune_family("sgd", "sgd", {"sgd_lr": (0.1, 1.0, 9.0)}, run)
     assert seen == [0.1, 1.0, 9.0]
-    assert res.values == {"sgd_lr": 1.0}
+    assert res.values == {"sgd_lr": 1.0} and res.at_grid_edge == ()
+    assert tune_family("sgd", "sgd", {"sgd_lr": (0.1, 1.0)}, run).at_grid_edge == ("sgd_lr",)  # best at the top
     assert res.candidates[2].validation_loss == math.inf  # a non-finite loss is scored as the worst
 
 
@@ -183,6 +184,8 @@ def test_tuned_table3_records_grid_scores_choice_and_runs_methods_at_it(tmp_path
     chosen = {r["family"]: r for r in tuning if r["chosen"] == 1}
     assert set(chosen) == {"sgd", "newton"} and sum(r["chosen"] for r in tuning) == 2
     assert chosen["sgd"]["sgd_lr"] == 0.5 and chosen["sgd"]["validation_reached_target"] == 1
+    assert chosen["sgd"]["chosen_at_grid_edge"] == "sgd_lr"  # 0.5 is the top of [1e-4, 0.5]
+    assert "newton_lr" not in chosen["newton"]["chosen_at_grid_edge"]  # a one-value grid has no edge to report
     assert {r["step_budget"] for r in tuning if r["family"] == "sgd"} == {40}
     assert {r["step_budget"] for r in tuning if r["family"] == "newton"} == {8}
     assert all(r["tuned_with"] == ("sgd" if r["family"] == "sgd" else "classical") for r in tuning)

@@ -181,13 +181,19 @@ def tune_methods(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) -> d
         return run
 
     results = {"sgd": tune_family("sgd", TUNED_WITH["sgd"], grids["sgd"], runner("sgd", {}))}
-    ctx.log(f"  tuned sgd on the validation split: {results['sgd'].chosen.label}")
+    ctx.log(f"  tuned sgd on the validation split: {results['sgd'].chosen.label}{edge_note(results['sgd'])}")
     if any(FAMILY_OF.get(m) == "newton" for m in p.methods):
         warmup = {"sgd_lr": results["sgd"].values["sgd_lr"]}
         results["newton"] = tune_family("newton", TUNED_WITH["newton"], grids["newton"], runner("newton", warmup))
         ctx.log(f"  tuned newton (classical-only, warm-up at sgd_lr={warmup['sgd_lr']:g}) on the validation split: "
-                f"{results['newton'].chosen.label}")
+                f"{results['newton'].chosen.label}{edge_note(results['newton'])}")
     return results
+
+
+def edge_note(result: TuningResult) -> str:
+    """A log note when a chosen value lies at an end of its grid (the optimum may lie beyond)."""
+    edge = result.at_grid_edge
+    return f" (at the end of its grid: {', '.join(edge)}; a value beyond it may do better)" if edge else ""
 
 
 def method_settings(p: ComparisonParams, method: str, tuned: dict[str, TuningResult] | None) -> dict[str, Any]:
@@ -293,10 +299,11 @@ def comparison_tables(rows: list[dict[str, Any]]) -> Tables:
 #: The "tuning" table of the comparison experiments: one row per grid candidate and seed.
 TUNING_KEYS = ("family", "candidate")
 TUNING_COLUMNS = ("step_budget", "validation_steps_to_target", "validation_reached_target", "validation_accuracy",
-                  "validation_loss", "rank", "chosen")
+                  "validation_loss", "rank", "chosen", "chosen_at_grid_edge")
 TUNING_TITLE = ("Hyper-parameters chosen on the VALIDATION split (never the test split), same step budget for every "
                 "candidate of a family: reached the target first, then fewest steps, ties and misses by lowest final "
-                "validation loss; chosen = share of seeds that chose it (empty when tune = false)")
+                "validation loss; chosen = share of seeds that chose it; chosen_at_grid_edge = the chosen values that lie at "
+                "an end of their grid, where a better value may lie beyond it. Empty when tune = false")
 
 
 def plot_tables(p: ComparisonParams, tables: Tables, out: Path, name: str, title: str) -> list[Path]:

@@ -72,11 +72,19 @@ class TuningResult:
     method: str
     candidates: tuple[Candidate, ...]
     chosen: Candidate
+    grid: dict[str, tuple[Any, ...]]
 
     @property
     def values(self) -> dict[str, Any]:
         """The chosen hyper-parameters."""
         return dict(self.chosen.values)
+
+    @property
+    def at_grid_edge(self) -> tuple[str, ...]:
+        """The parameters whose chosen value is the smallest or largest of a grid of two or more
+        values: the best setting may lie beyond the grid, so the choice is a bound, not an optimum."""
+        return tuple(name for name, values in self.grid.items()
+                     if len(values) > 1 and self.chosen.values[name] in (min(values), max(values)))
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -124,12 +132,14 @@ def tune_family(family: str, method: str, grid: Mapping[str, Sequence[Any]],
     """Train every grid point with `run(index, values)` (which returns the method's report entry,
     scored on the validation split) and choose by the criterion."""
     candidates = tuple(candidate_from_report(i, values, run(i, values)) for i, values in enumerate(grid_points(grid)))
-    return TuningResult(family=family, method=method, candidates=candidates, chosen=choose(candidates))
+    return TuningResult(family=family, method=method, candidates=candidates, chosen=choose(candidates),
+                        grid={name: tuple(v) for name, v in grid.items()})
 
 
 def tuning_rows(results: Sequence[TuningResult], budgets: Mapping[str, int]) -> list[dict[str, Any]]:
-    """The rows of the "tuning" table: one per candidate, with its validation score, its rank and
-    whether it was chosen (``chosen`` = 1)."""
+    """The rows of the "tuning" table: one per candidate, with its validation score, its rank,
+    whether it was chosen (``chosen`` = 1) and, on the chosen row, which of its values lie at an
+    end of their grid (``chosen_at_grid_edge``)."""
     rows = []
     for res in results:
         order = sorted(res.candidates, key=rank_key)
@@ -138,5 +148,7 @@ def tuning_rows(results: Sequence[TuningResult], budgets: Mapping[str, int]) -> 
                          "step_budget": budgets[res.family], "validation_steps_to_target": c.steps_to_target,
                          "validation_reached_target": int(c.steps_to_target is not None),
                          "validation_accuracy": c.validation_accuracy, "validation_loss": c.validation_loss,
-                         "rank": order.index(c) + 1, "chosen": int(c is res.chosen), "criterion": CRITERION})
+                         "rank": order.index(c) + 1, "chosen": int(c is res.chosen),
+                         "chosen_at_grid_edge": ",".join(res.at_grid_edge) if c is res.chosen else "",
+                         "status": c.status, "criterion": CRITERION})
     return rows
