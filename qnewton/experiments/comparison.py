@@ -12,6 +12,15 @@ per step (R_q = t_query * E[queries] + readout; Sec. IV-C), total measured, tota
 the "projected" total = measured - emulation + modeled (what the paper's Table III reports:
 classical work as measured plus quantum work as modeled). Measured and modeled are separate
 columns; the projected total is the one place they are added, and it says so.
+
+With ``tune = true`` every method runs at hyper-parameters chosen by one documented rule on a
+validation split (`qnewton.experiments.tuning`): SGD's learning rate from its grid, the Newton
+methods' step size, warm-up length and eps from theirs (the warm-up at SGD's chosen rate). The
+"tuning" table lists every candidate with its validation score and marks the chosen one; the
+comparison rows say which values each method ran with (``tuned`` = 1). The final runs train on
+the whole training part and report steps to the target and accuracy on the TEST split, which no
+tuning run sees. With ``tune = false`` every method runs at the fixed values of the parameters,
+so SGD's step count says as much about its learning rate as about SGD.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from qnewton.experiments.plotting import figure, save
 from qnewton.experiments.aggregate import value
 from qnewton.experiments.spec import RunContext, Tables
 from qnewton.experiments.training import TrainingParams, as_float, check_profiles, ledger_rows, time_model, train
+from qnewton.experiments.tuning import FAMILY_OF, TUNED_WITH, TuningResult, tune_family, tuning_rows
 
 Method = Literal["sgd", "classical", "quantum", "qnewton"]
 INDEPENDENT = ("sgd", "classical")  # never consult the quantum cost model
@@ -48,16 +58,38 @@ class ComparisonParams(TrainingParams):
     the paper's determinant/trace bound, astronomically loose for N ~ 1000; "lanczos" is close
     to the true kappa); methods: which of the four methods to run; sgd_budget: step budget
     of the SGD method (0 = `steps`; SGD steps are cheap and SGD needs more of them, paper Table III
-    gives it 1500 against Newton's 1000)."""
+    gives it 1500 against Newton's 1000).
+
+    tune: choose each method's hyper-parameters on a validation split before the comparison runs
+    (`qnewton.experiments.tuning`); validation_fraction: the share of the training images held out
+    for it; tune_sgd_lr: the SGD grid; tune_newton_lr x tune_sgd_steps x tune_eps: the Newton grid.
+    Without `tune` the grids are unused and every method runs at sgd_lr, newton_lr, sgd_steps, eps."""
 
     profiles: tuple[str, ...] = ("attosecond", "ibm_sherbrooke")
     readouts: tuple[Readout, ...] = (Readout.FREE,)
     kappa_methods: tuple[KappaMethod, ...] = (KappaMethod.BOUND, KappaMethod.LANCZOS)
     methods: tuple[Method, ...] = ("sgd", "classical", "quantum", "qnewton")
     sgd_budget: int = 0
+    tune: bool = False
+    validation_fraction: float = 0.2
+    tune_sgd_lr: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)
+    tune_newton_lr: tuple[float, ...] = (0.5, 1.0)
+    tune_sgd_steps: tuple[int, ...] = (10, 40)
+    tune_eps: tuple[float, ...] = (0.1, 1.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(0.0 < self.validation_fraction < 1.0, "validation_fraction",
+                f"must lie in (0, 1), got {self.validation_fraction}")
+        for name in ("tune_sgd_lr", "tune_newton_lr", "tune_sgd_steps", "tune_eps"):
+            grid = getattr(self, name)
+            require(len(grid) > 0 and len(set(grid)) == len(grid), name, f"list each value once, at least one, got {list(grid)}")
+        require(all(v > 0 for v in self.tune_sgd_lr), "tune_sgd_lr", f"every rate must be > 0, got {list(self.tune_sgd_lr)}")
+        require(all(v > 0 for v in self.tune_newton_lr), "tune_newton_lr",
+                f"every step size must be > 0, got {list(self.tune_newton_lr)}")
+        require(not self.tune or all(0 <= v < self.steps for v in self.tune_sgd_steps), "tune_sgd_steps",
+                f"every warm-up length must lie in [0, steps = {self.steps}), got {list(self.tune_sgd_steps)}")
+        require(all(v >= 0 for v in self.tune_eps), "tune_eps", f"every eps must be >= 0, got {list(self.tune_eps)}")
         require(self.sgd_budget >= 0, "sgd_budget", f"must be >= 0 (0 = steps), got {self.sgd_budget}")
         check_profiles(self.profiles, "profiles")
         require(len(set(self.profiles)) == len(self.profiles), "profiles", "list each profile once")
@@ -119,8 +151,75 @@ def method_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_comparison(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) -> list[dict[str, Any]]:
-    """Rows keyed by (profile, readout, kappa_method, method) for one seed."""
+def tuning_grids(p: ComparisonParams) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """The grid of each method family (see `qnewton.experiments.tuning`)."""
+    return {"sgd": {"sgd_lr": p.tune_sgd_lr},
+            "newton": {"newton_lr": p.tune_newton_lr, "sgd_steps": p.tune_sgd_steps, "eps": p.tune_eps}}
+
+
+def step_budget(p: ComparisonParams, family: str) -> int:
+    """The step budget of a family's runs: SGD's own budget (sgd_budget, else steps), steps otherwise.
+    Tuning candidates get the same budget as the final runs of their family."""
+    return (p.sgd_budget or p.steps) if family == "sgd" else p.steps
+
+
+def tune_methods(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) -> dict[str, TuningResult]:
+    """Tune the families the comparison needs, for one seed, on the validation split: SGD always (its
+    chosen rate is also the Newton methods' warm-up rate), then the Newton family if a Newton method
+    is compared. Each candidate is a training run on `Dataset.validation_view` (the trainer never
+    sees the test split)."""
+    grids = tuning_grids(p)
+
+    def runner(family: str, fixed: dict[str, Any]) -> Any:
+        method = TUNED_WITH[family]
+
+        def run(index: int, values: dict[str, Any]) -> dict[str, Any]:
+            report, _ = train(p, seed, ctx, name=f"{tag}-tune-{family}-{index:02d}", method=method,
+                              validation_fraction=p.validation_fraction, steps=step_budget(p, family),
+                              **{**fixed, **values})
+            return report[method]
+        return run
+
+    results = {"sgd": tune_family("sgd", TUNED_WITH["sgd"], grids["sgd"], runner("sgd", {}))}
+    ctx.log(f"  tuned sgd on the validation split: {results['sgd'].chosen.label}{edge_note(results['sgd'])}")
+    if any(FAMILY_OF.get(m) == "newton" for m in p.methods):
+        warmup = {"sgd_lr": results["sgd"].values["sgd_lr"]}
+        results["newton"] = tune_family("newton", TUNED_WITH["newton"], grids["newton"], runner("newton", warmup))
+        ctx.log(f"  tuned newton (classical-only, warm-up at sgd_lr={warmup['sgd_lr']:g}) on the validation split: "
+                f"{results['newton'].chosen.label}{edge_note(results['newton'])}")
+    return results
+
+
+def edge_note(result: TuningResult) -> str:
+    """A log note when a chosen value lies at an end of its grid (the optimum may lie beyond)."""
+    edge = result.at_grid_edge
+    return f" (at the end of its grid: {', '.join(edge)}; a value beyond it may do better)" if edge else ""
+
+
+def method_settings(p: ComparisonParams, method: str, tuned: dict[str, TuningResult] | None) -> dict[str, Any]:
+    """The hyper-parameters `method` runs with: the tuned ones, else the fixed parameters."""
+    if tuned is None:
+        values: dict[str, Any] = {"sgd_lr": p.sgd_lr, "newton_lr": p.newton_lr, "sgd_steps": p.sgd_steps, "eps": p.eps}
+    else:
+        values = {**tuned["sgd"].values, **(tuned["newton"].values if "newton" in tuned else {})}
+    if FAMILY_OF.get(method, "newton") == "sgd":
+        return {"sgd_lr": values["sgd_lr"]}
+    return values
+
+
+def comparison_seed(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) -> Tables:
+    """One seed of the comparison: with `tune`, the tuning first ("tuning" table), then the
+    comparison rows at the chosen values ("comparison" table)."""
+    tuned = tune_methods(p, seed, ctx, tag) if p.tune else None
+    budgets = {family: step_budget(p, family) for family in ("sgd", "newton")}
+    return {"comparison": run_comparison(p, seed, ctx, tag, tuned=tuned),
+            "tuning": tuning_rows(list(tuned.values()), budgets) if tuned else []}
+
+
+def run_comparison(p: ComparisonParams, seed: int, ctx: RunContext, tag: str, *,
+                   tuned: dict[str, TuningResult] | None = None) -> list[dict[str, Any]]:
+    """Rows keyed by (profile, readout, kappa_method, method) for one seed; each method runs at
+    `method_settings` (tuned values when `tuned` is given) and its row records them."""
     rows: list[dict[str, Any]] = []
     shared: dict[str, dict[str, Any]] = {}
     for profile in p.profiles:
@@ -132,11 +231,14 @@ def run_comparison(p: ComparisonParams, seed: int, ctx: RunContext, tag: str) ->
                         row["shared_run"] = 1
                     else:
                         safe = profile.replace(":", "_").replace("/", "_")
+                        settings = method_settings(p, method, tuned)
                         report, run_dir = train(p, seed, ctx, name=f"{tag}-{method}-{safe}-{readout}-{kappa_method}",
                                                 method=method, readout=readout, kappa_method=kappa_method,
                                                 **({"steps": p.sgd_budget} if method == "sgd" and p.sgd_budget else {}),
-                                                **time_model(profile))
+                                                **settings, **time_model(profile))
                         row = honest_totals({**method_row(report[method]), **ledger_summary(ledger_rows(run_dir, method))})
+                        row.update({"tuned": int(tuned is not None), "sgd_lr": settings["sgd_lr"],
+                                    **{k: settings.get(k) for k in ("newton_lr", "sgd_steps", "eps")}})
                         row["shared_run"] = 0
                         if method in INDEPENDENT:
                             shared[method] = row
@@ -192,6 +294,16 @@ def plot_comparison(p: ComparisonParams, rows: list[dict[str, Any]], path: Path,
 
 def comparison_tables(rows: list[dict[str, Any]]) -> Tables:
     return {"comparison": rows}
+
+
+#: The "tuning" table of the comparison experiments: one row per grid candidate and seed.
+TUNING_KEYS = ("family", "candidate")
+TUNING_COLUMNS = ("step_budget", "validation_steps_to_target", "validation_reached_target", "validation_accuracy",
+                  "validation_loss", "rank", "chosen", "chosen_at_grid_edge")
+TUNING_TITLE = ("Hyper-parameters chosen on the VALIDATION split (never the test split), same step budget for every "
+                "candidate of a family: reached the target first, then fewest steps, ties and misses by lowest final "
+                "validation loss; chosen = share of seeds that chose it; chosen_at_grid_edge = the chosen values that lie at "
+                "an end of their grid, where a better value may lie beyond it. Empty when tune = false")
 
 
 def plot_tables(p: ComparisonParams, tables: Tables, out: Path, name: str, title: str) -> list[Path]:

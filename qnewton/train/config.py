@@ -67,6 +67,11 @@ class TrainConfig:
     data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz); required for --data mnist")
     test_fraction: float = _opt(0.25, "digits: fraction of the 1797 images held out (fixed stratified split)")
     train_limit: int | None = _opt(None, "use only the first N training examples (after the fixed shuffle)")
+    validation_fraction: float = _opt(0.0, "hold out this fraction of the training images as a validation split (fixed, "
+                                      "stratified, the same for every seed) and evaluate on it instead of the test "
+                                      "split: accuracy, loss, the target and the steps to it are then VALIDATION "
+                                      "numbers and the trainer never sees the test split; for choosing "
+                                      "hyper-parameters. 0 = evaluate on the test split")
     hidden: str = _opt("16", "hidden layer sizes, comma separated ('16' gives 64-16-10 on digits)")
     activation: Activation = _opt("tanh", "hidden activation (tanh has a nonzero second derivative everywhere)",
                                   get_args(Activation))
@@ -161,6 +166,7 @@ class TrainConfig:
         if self.data == "mnist" and not self.data_dir:
             raise UsageError("data_dir: required with data = 'mnist'")
         _check_float(self.test_fraction, "test_fraction", 0.0, 1.0, open_low=True, open_high=True)
+        _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, open_high=True)
         if self.train_limit is not None:
             _check_int(self.train_limit, "train_limit", 1)
         self.hidden_sizes()  # validates

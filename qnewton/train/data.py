@@ -4,6 +4,13 @@ Digits: 1797 images of 64 pixels, 10 classes; a fixed stratified split (random_s
 split never depends on the run's seed) and features standardized with the training mean and
 standard deviation (constant pixels keep scale 1).
 
+Validation split (both data sets, `validation_fraction` > 0): a fixed stratified part of the
+TRAINING images (random_state 0, independent of the run's seed) is held out before anything else
+(before `train_limit`, before standardization, whose mean and deviation then come from the
+remaining training images only). Hyper-parameters are chosen on it so that the test split is
+used for nothing but the final report; `Dataset.validation_view` is the data set a trainer sees
+while tuning: its "test" split IS the validation split and the real test split is not in it.
+
 MNIST: the four IDX files of LeCun et al. (train-images-idx3-ubyte, train-labels-idx1-ubyte,
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), plain or gzip-compressed, in one folder.
 IDX format: magic = 0x00 0x00 <type code> <number of dims>, then one big-endian uint32 per
@@ -44,7 +51,8 @@ MNIST_FILES = {
 
 @dataclass
 class Dataset:
-    """Standardized float64 features (rows are examples) and int64 labels."""
+    """Standardized float64 features (rows are examples) and int64 labels; `x_val`/`y_val` is the
+    validation split held out of the training images (None when none was asked for)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -52,11 +60,22 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int
     name: str
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @property
     def num_features(self) -> int:
         """Input dimension (64 for digits, 784 for MNIST)."""
         return int(self.x_train.shape[1])
+
+    def validation_view(self) -> "Dataset":
+        """The data set a trainer sees while hyper-parameters are tuned: the same training images,
+        and the validation split in the place of the test split. The real test split is left out
+        (not copied, not referenced), so whatever evaluates "test" here cannot reach it."""
+        if self.x_val is None or self.y_val is None:
+            raise ValueError("this data set has no validation split (load it with validation_fraction > 0)")
+        return Dataset(self.x_train, self.y_train, self.x_val, self.y_val, num_classes=self.num_classes,
+                       name=f"{self.name} (validation split)", x_val=self.x_val, y_val=self.y_val)
 
 
 def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,8 +86,44 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
     return (x_train - mean) / std, (x_test - mean) / std
 
 
-def load_digits(test_fraction: float = 0.25, train_limit: int | None = None) -> Dataset:
-    """scikit-learn's digits with a fixed stratified split and standardized features."""
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float,
+                     name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_val, y_val): a fixed stratified `fraction` of (x, y) held out
+    (random_state 0, so the split is the same for every seed). One-line UsageError when a class
+    has too few images to appear on both sides."""
+    from sklearn.model_selection import train_test_split
+
+    n_classes = int(np.unique(y).size)
+    n_val = math.ceil(fraction * y.size)
+    if n_val < n_classes or y.size - n_val < n_classes:
+        raise UsageError(f"validation_fraction: {fraction:g} leaves {n_val} validation and {y.size - n_val} training "
+                         f"images of {name}; a stratified split needs at least {n_classes} in each")
+    try:
+        x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=fraction, stratify=y, random_state=0)
+    except ValueError as exc:  # e.g. a class with a single image cannot be stratified
+        raise UsageError(f"validation_fraction: cannot split the {name} training images ({_first_line(exc)})") from None
+    return x_tr, y_tr, x_val, y_val
+
+
+def _finish(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray, *, num_classes: int, name: str,
+            train_limit: int | None, validation_fraction: float) -> Dataset:
+    """Hold out the validation split (first), apply `train_limit`, standardize every split with the
+    remaining training images' mean and deviation."""
+    x_val = y_val = None
+    if validation_fraction > 0:
+        x_tr, y_tr, x_val, y_val = split_validation(x_tr, y_tr, validation_fraction, name)
+    if train_limit is not None:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    if x_val is not None:
+        _, x_val = standardize(x_tr, x_val)
+    x_tr, x_te = standardize(x_tr, x_te)
+    return Dataset(x_tr, y_tr, x_te, y_te, num_classes=num_classes, name=name, x_val=x_val, y_val=y_val)
+
+
+def load_digits(test_fraction: float = 0.25, train_limit: int | None = None,
+                validation_fraction: float = 0.0) -> Dataset:
+    """scikit-learn's digits with a fixed stratified split and standardized features (and a fixed
+    stratified validation split of the training part when `validation_fraction` > 0)."""
     from sklearn.datasets import load_digits as _load
     from sklearn.model_selection import train_test_split
 
@@ -81,10 +136,8 @@ def load_digits(test_fraction: float = 0.25, train_limit: int | None = None) -> 
         raise UsageError(f"test_fraction: {test_fraction:g} leaves {n_test} test and {y.size - n_test} training "
                          f"images; a stratified split needs at least {n_classes} in each")
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=0)
-    if train_limit is not None:
-        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
-    x_tr, x_te = standardize(x_tr, x_te)
-    return Dataset(x_tr, y_tr, x_te, y_te, num_classes=10, name="digits")
+    return _finish(x_tr, y_tr, x_te, y_te, num_classes=10, name="digits", train_limit=train_limit,
+                   validation_fraction=validation_fraction)
 
 
 def _open_idx(p: Path) -> Any:
@@ -190,8 +243,9 @@ def _find(folder: Path, stem: str) -> Path:
     raise UsageError(f"data_dir: {folder} has no {stem} (or {stem}.gz)")
 
 
-def load_mnist(data_dir: str | Path, train_limit: int | None = None) -> Dataset:
-    """MNIST from the four IDX files in data_dir; pixels scaled to [0, 1], then standardized."""
+def load_mnist(data_dir: str | Path, train_limit: int | None = None, validation_fraction: float = 0.0) -> Dataset:
+    """MNIST from the four IDX files in data_dir; pixels scaled to [0, 1], then standardized (and a
+    fixed stratified validation split of the training images when `validation_fraction` > 0)."""
     folder = Path(data_dir)
     if not folder.is_dir():
         raise UsageError(f"data_dir: not a folder: {folder}")
@@ -209,20 +263,23 @@ def load_mnist(data_dir: str | Path, train_limit: int | None = None) -> Dataset:
     (x_tr, y_tr), (x_te, y_te) = xs["train"], xs["test"]
     if x_tr.shape[1] != x_te.shape[1]:
         raise UsageError("data_dir: train and test images have different sizes")
-    if train_limit is not None:
-        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
-    x_tr, x_te = standardize(x_tr, x_te)
     num_classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
-    return Dataset(x_tr, y_tr, x_te, y_te, num_classes=max(num_classes, 2), name="mnist")
+    return _finish(x_tr, y_tr, x_te, y_te, num_classes=max(num_classes, 2), name="mnist", train_limit=train_limit,
+                   validation_fraction=validation_fraction)
 
 
 def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float = 0.25,
-                 train_limit: int | None = None) -> Dataset:
-    """Load "digits" or "mnist" (needs data_dir); one-line UsageError on bad input."""
+                 train_limit: int | None = None, validation_fraction: float = 0.0) -> Dataset:
+    """Load "digits" or "mnist" (needs data_dir); one-line UsageError on bad input.
+
+    validation_fraction > 0 holds out that fraction of the training images as `x_val`/`y_val`
+    (the test split is unchanged); 0 loads exactly what earlier versions loaded."""
+    if not 0.0 <= validation_fraction < 1.0:
+        raise UsageError(f"validation_fraction: must lie in [0, 1), got {validation_fraction}")
     if name == "digits":
-        return load_digits(test_fraction, train_limit)
+        return load_digits(test_fraction, train_limit, validation_fraction)
     if name == "mnist":
         if not data_dir:
             raise UsageError("data_dir: required with data = 'mnist'")
-        return load_mnist(data_dir, train_limit)
+        return load_mnist(data_dir, train_limit, validation_fraction)
     raise UsageError(f"data: must be digits or mnist, got {name!r}")

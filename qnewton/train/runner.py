@@ -96,7 +96,8 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
     if resume and overwrite:
         raise UsageError("overwrite: cannot be combined with resume (resume continues a run, overwrite replaces it)")
     data = load_dataset(config.data, data_dir=config.data_dir, test_fraction=config.test_fraction,
-                        train_limit=config.train_limit)
+                        train_limit=config.train_limit, validation_fraction=config.validation_fraction)
+    data = data.validation_view() if config.validation_fraction > 0 else data
     check_model_size(config, data)
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
     notes: list[str] = []

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qnewton.experiments.comparison import ComparisonParams, plot_tables, run_comparison
+from qnewton.experiments.comparison import (TUNING_COLUMNS, TUNING_KEYS, TUNING_TITLE, ComparisonParams, comparison_seed,
+                                              plot_tables)
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
 COLUMNS = (
-    "steps", "test_accuracy", "measured_seconds_per_step_without_emulation", "modeled_quantum_seconds_per_step", "modeled_quantum_seconds_per_newton_step_median", "inversions_with_infinite_quantum_cost",
+    "tuned", "sgd_lr", "newton_lr", "sgd_steps", "eps", "steps", "test_accuracy", "measured_seconds_per_step_without_emulation", "modeled_quantum_seconds_per_step", "modeled_quantum_seconds_per_newton_step_median", "inversions_with_infinite_quantum_cost",
     "modeled_quantum_total_seconds", "projected_total_seconds", "quantum_inversions", "classical_inversions",
 )
 
 
 def run_seed(p: ComparisonParams, seed: int, ctx: RunContext) -> Tables:
-    return {"comparison": run_comparison(p, seed, ctx, "readout")}
+    return comparison_seed(p, seed, ctx, "readout")
 
 
 def plot(p: ComparisonParams, tables: Tables, out: Path) -> list[Path]:
@@ -34,7 +35,8 @@ EXPERIMENT = Experiment(
     paper="Table III + Sec. IV-E",
     params_type=ComparisonParams,
     tables=(TableSpec("comparison", ("profile", "readout", "kappa_method", "method"),
-                      "Free vs SWAP-test readout: MEASURED seconds here, MODELED quantum seconds apart", COLUMNS),),
+                      "Free vs SWAP-test readout: MEASURED seconds here, MODELED quantum seconds apart", COLUMNS),
+            TableSpec("tuning", TUNING_KEYS, TUNING_TITLE, TUNING_COLUMNS)),
     run_seed=run_seed,
     plot=plot,
     uses_data=True,
