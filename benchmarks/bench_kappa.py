@@ -101,6 +101,22 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def time_estimators(A: np.ndarray, n: int, repeats: int, max_exact: int) -> tuple:
+    """Best-of-`repeats` seconds and results of the bound and Lanczos estimates of A (one repeat
+    above N = 1000), the exact one up to `max_exact` ("skipped" beyond), and the bound as printed
+    text (e^log when it overflows)."""
+    reps = repeats if n <= 1000 else 1
+    tb, eb = best_time(lambda: estimate_kappa(A, "bound"), reps)
+    tl, el = best_time(lambda: estimate_kappa(A, "lanczos"), reps)
+    if n <= max_exact:
+        te, ee = best_time(lambda: estimate_kappa(A, "exact"), reps)
+        te_s, ee_s = f"{te:9.4g}", f"{ee.value:11.5g}"
+    else:
+        te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
+    bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
+    return tb, eb, tl, el, te_s, ee_s, bound_text
+
+
 def table2(sizes: list[int], repeats: int, max_exact: int) -> None:
     print("Table II (this machine): seconds of kappa estimation, dense SPD, true kappa = 100")
     print(f"  {'N':>6}  {'bound s':>9}  {'lanczos s':>9}  {'exact s':>9}  {'bound kappa':>12}  {'lanczos kappa':>13}  {'exact kappa':>11}")
@@ -108,17 +124,10 @@ def table2(sizes: list[int], repeats: int, max_exact: int) -> None:
     for n in sizes:
         lam = np.geomspace(1.0, 100.0, n)
         A = spd_known_spectrum(lam, seed=n)
-        reps = repeats if n <= 1000 else 1
-        tb, eb = best_time(lambda: estimate_kappa(A, "bound"), reps)
-        tl, el = best_time(lambda: estimate_kappa(A, "lanczos"), reps)
-        if n <= max_exact:
-            te, ee = best_time(lambda: estimate_kappa(A, "exact"), reps)
-            te_s, ee_s = f"{te:9.4g}", f"{ee.value:11.5g}"
-        else:
-            te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
-        bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
+        tb, eb, tl, el, te_s, ee_s, bound_text = time_estimators(A, n, repeats, max_exact)
         print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {ee_s}  {_THREAD_TAG}", flush=True)
         # Lanczos variants and pruning on the same matrix
+        reps = repeats if n <= 1000 else 1
         tl2, el2 = best_time(lambda: estimate_kappa(A, "lanczos", tol=1e-2), reps)
         d1 = max(2, math.ceil(0.01 * n))
         d10 = max(2, math.ceil(0.10 * n))
@@ -166,15 +175,7 @@ def table2_indefinite(sizes: list[int], repeats: int, max_exact: int) -> None:
             continue
         lam = np.geomspace(1.0, 100.0, n) * np.where(np.arange(n) % 3 == 0, -1.0, 1.0)
         A = spd_known_spectrum(lam, seed=n)
-        reps = repeats if n <= 1000 else 1
-        tb, eb = best_time(lambda: estimate_kappa(A, "bound"), reps)
-        tl, el = best_time(lambda: estimate_kappa(A, "lanczos"), reps)
-        if n <= max_exact:
-            te, ee = best_time(lambda: estimate_kappa(A, "exact"), reps)
-            te_s, ee_s = f"{te:9.4g}", f"{ee.value:11.5g}"
-        else:
-            te_s, ee_s = f"{'skipped':>9}", f"{'-':>11}"
-        bound_text = f"{eb.value:12.4g}" if math.isfinite(eb.value) else f"e^{eb.log_value:.1f}".rjust(12)
+        tb, eb, tl, el, te_s, ee_s, bound_text = time_estimators(A, n, repeats, max_exact)
         steps = el.details.get("iterations_square", "-")
         print(f"  {n:>6}  {tb:9.4g}  {tl:9.4g}  {te_s}  {bound_text}  {el.value:13.5g}  {steps!s:>9}  {ee_s}  "
               f"{_THREAD_TAG}", flush=True)
