@@ -47,9 +47,9 @@ def test_table2_end_to_end_writes_every_file_and_right_numbers(tmp_path: Path) -
     assert (folder / "table2-kappa-time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((folder / "results.json").read_text())
     assert data["seeds"] == [0, 1] and data["quick"] is False and data["dataset"] == "digits"
-    acc = {(r["n"], r["kappa_true"], r["estimator"]): r for r in data["tables"]["kappa_accuracy"]["summary"]}
-    assert len(acc) == 2 * 2 * 3
-    for (n, kappa, method), row in acc.items():
+    acc = {(r["spectrum"], r["n"], r["kappa_true"], r["estimator"]): r for r in data["tables"]["kappa_accuracy"]["summary"]}
+    assert len(acc) == 2 * 2 * 2 * 3  # spectra x sizes x kappas x estimators
+    for (spectrum, n, kappa, method), row in acc.items():
         assert row["n_seeds"] == 2
         assert row["kappa_true"] == pytest.approx(kappa, rel=1e-9)
         if method == "exact":
@@ -58,12 +58,15 @@ def test_table2_end_to_end_writes_every_file_and_right_numbers(tmp_path: Path) -
             assert abs(row["log10_estimate_over_true_mean"]) < 0.05
         if method == "bound":  # an upper bound, loose and growing with N
             assert row["log10_estimate_over_true_min"] >= -1e-9
-    assert acc[(24, 1000.0, "bound")]["log10_estimate_over_true_mean"] > acc[(8, 1000.0, "bound")]["log10_estimate_over_true_mean"] > 0.5
+    for spectrum in ("definite", "indefinite"):
+        assert (acc[(spectrum, 24, 1000.0, "bound")]["log10_estimate_over_true_mean"]
+                > acc[(spectrum, 8, 1000.0, "bound")]["log10_estimate_over_true_mean"] > 0.5)
     with (folder / "table2.raw.csv").open() as fh:
         raw = list(csv.DictReader(fh))
-    assert len(raw) == 2 * 2 * 3 and {r["seed"] for r in raw} == {"0", "1"}
+    assert len(raw) == 2 * 2 * 2 * 3 and {r["seed"] for r in raw} == {"0", "1"}
     assert all(float(r["measured_ms"]) > 0 for r in raw)
-    assert "| 24 | exact |" in (folder / "table2.md").read_text()
+    assert {r["threads"] for r in raw} == {"1"}  # the default pins BLAS to one thread and records it
+    assert "| definite | 24 | exact |" in (folder / "table2.md").read_text()
 
 
 def test_same_seed_gives_same_numbers_and_other_seed_does_not(tmp_path: Path) -> None:
