@@ -76,3 +76,58 @@ def test_unknown_method_on_the_cli_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown method 'nope'" in err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.fixture
+def tunable_method():
+    """A method with its own hyper-parameters: lr (float), memory (int) and nesterov (bool)."""
+    seen = []
+
+    def factory(ctx):
+        seen.append(dict(ctx.hyper))
+        if ctx.hyper["memory"] < 1:
+            raise ValueError(f"memory: must be >= 1, got {ctx.hyper['memory']}")
+        return torch.optim.SGD(ctx.model.parameters(), lr=ctx.hyper["lr"], momentum=0.9 if ctx.hyper["nesterov"] else 0.0,
+                               nesterov=ctx.hyper["nesterov"])
+
+    info = register_method(MethodInfo("tunable-toy", factory, "SGD with its own hyper-parameters",
+                                      defaults={"lr": 0.05, "memory": 3, "nesterov": False}))
+    yield seen
+    unregister_method(info.name)
+
+
+def test_method_options_reach_the_factory_typed_and_the_model_learns(tmp_path, tunable_method):
+    argv = ["train", "--runs-dir", str(tmp_path), "--name", "t", "--method", "tunable-toy", "--steps", "40",
+            "--method-options", "lr=0.5, tunable-toy.memory=7,nesterov=true", "--target-accuracy", "0.99", *TINY]
+    assert main(argv) == 0
+    assert tunable_method[-1] == {"lr": 0.5, "memory": 7, "nesterov": True}
+    report = json.loads((tmp_path / "t" / "report.json").read_text())
+    assert report["tunable-toy"]["test_accuracy"] > 0.85
+    saved = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert saved["method_options"].replace(" ", "") == "lr=0.5,tunable-toy.memory=7,nesterov=true"
+
+
+@pytest.mark.parametrize("options, message", [
+    ("lr=abc", "method_options: tunable-toy.lr must be a number, got 'abc'"),
+    ("memory=2.5", "method_options: tunable-toy.memory must be an integer, got '2.5'"),
+    ("nesterov=maybe", "method_options: tunable-toy.nesterov must be true or false"),
+    ("mom=0.9", "'mom' is not a hyper-parameter of any method of this run (sgd: none; tunable-toy: lr, memory, nesterov)"),
+    ("sgd.lr=0.1", "'lr' is not a hyper-parameter of sgd (known: none)"),
+    ("adam.lr=0.1", "'adam' is not a method of this run"),
+    ("lr", "each item is KEY=VALUE"),
+    ("memory=0", "method_options: tunable-toy: memory: must be >= 1, got 0"),
+])
+def test_bad_method_options_are_one_line_and_write_nothing(tmp_path, capsys, tunable_method, options, message):
+    argv = ["train", "--runs-dir", str(tmp_path), "--method", "sgd,tunable-toy", "--steps", "3",
+            "--method-options", options, *TINY]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_list_methods_shows_hyper_parameters(capsys, tunable_method):
+    assert main(["train", "--list-methods"]) == 0
+    out = capsys.readouterr().out
+    assert "tunable-toy" in out and "--method-options: lr=0.05, memory=3, nesterov=False" in out
+    assert "train options: --sgd-lr, --momentum" in out

@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "option and input has been checked, just before the new run starts); without it, "
                              "reusing a run name is refused")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--list-methods", action="store_true",
+                        help="print every registered method with its hyper-parameters (set them with "
+                             "--method-options) and exit")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
@@ -90,6 +93,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**overrides)
 
 
+def methods_text() -> str:
+    """One line per registered method: name, description, and its hyper-parameters with defaults."""
+    from qnewton.methods import get_method, method_names
+
+    lines = []
+    for name in method_names():
+        info = get_method(name)
+        hyper = ", ".join(f"{k}={v!r}" for k, v in info.defaults.items())
+        lines.append(f"{name:<12} {info.description}")
+        if hyper:
+            lines.append(f"{'':<12} --method-options: {hyper}")
+        if info.train_options:
+            lines.append(f"{'':<12} train options: " + ", ".join("--" + o.replace("_", "-") for o in info.train_options))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
     from qnewton.train.report import LEGEND, text_table, verdict
@@ -97,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     from qnewton.train.resume import load_run_config
     from qnewton.train.runner import TrainingInterrupted
 
+    if args.list_methods:
+        print(methods_text())
+        return 0
     resume = args.resume is not None
     if resume:
         given = [f.name for f in fields(TrainConfig) if getattr(args, f.name, None) is not None]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 from qnewton.methods.registry import (MethodContext, MethodInfo, all_methods, build_optimizer, get_method,
-                                      method_names, register_method, unregister_method)
+                                      method_names, parse_method_options, register_method, resolve_hyper,
+                                      unregister_method)
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "qnewton.methods.first_order",
@@ -21,4 +22,4 @@ for _module in BUILTIN_MODULES:
         register_method(_info, replace=True)
 
 __all__ = ["BUILTIN_MODULES", "MethodContext", "MethodInfo", "all_methods", "build_optimizer", "get_method",
-           "method_names", "register_method", "unregister_method"]
+           "method_names", "parse_method_options", "register_method", "resolve_hyper", "unregister_method"]

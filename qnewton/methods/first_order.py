@@ -14,5 +14,5 @@ def _sgd(ctx: MethodContext) -> torch.optim.Optimizer:
 
 METHODS = [
     MethodInfo("sgd", _sgd, "stochastic gradient descent at --sgd-lr (torch.optim.SGD)", phase="sgd",
-               defaults={"sgd_lr": 0.1, "momentum": 0.0}, noise_id=0, in_all=True),
+               train_options=("sgd_lr", "momentum"), noise_id=0, in_all=True),
 ]

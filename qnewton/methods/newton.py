@@ -79,19 +79,19 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
                    noise_seed=ctx.noise_seed)
 
 
-_NEWTON_DEFAULTS = {"sgd_steps": 40, "sgd_lr": 0.1, "newton_lr": 1.0, "eps": 1.0, "sparsity": "offdiag-mass:50"}
+_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [
     MethodInfo("classical", partial(_newton, policy=Policy.CLASSICAL_ONLY),
                "Newton with every block inverted classically (Cholesky, LU fallback)", needs_closure=True,
-               uses_curvature=True, policy=Policy.CLASSICAL_ONLY, phase="newton", defaults=_NEWTON_DEFAULTS,
+               uses_curvature=True, policy=Policy.CLASSICAL_ONLY, phase="newton", train_options=_NEWTON_OPTIONS,
                noise_id=1, in_all=True),
     MethodInfo("quantum", partial(_newton, policy=Policy.QUANTUM_ONLY),
                "Newton with every block sent to the quantum solver", needs_closure=True, uses_curvature=True,
-               policy=Policy.QUANTUM_ONLY, phase="newton", defaults=_NEWTON_DEFAULTS, noise_id=2, in_all=True),
+               policy=Policy.QUANTUM_ONLY, phase="newton", train_options=_NEWTON_OPTIONS, noise_id=2, in_all=True),
     MethodInfo("qnewton", partial(_newton, policy=Policy.HYBRID),
                "Q-Newton: the scheduler sends each block to the cheaper solver", needs_closure=True,
-               uses_curvature=True, policy=Policy.HYBRID, phase="newton", defaults=_NEWTON_DEFAULTS, noise_id=3,
+               uses_curvature=True, policy=Policy.HYBRID, phase="newton", train_options=_NEWTON_OPTIONS, noise_id=3,
                in_all=True),
 ]

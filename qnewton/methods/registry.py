@@ -32,6 +32,8 @@ class MethodContext:
         fitted; None when no method of the run needs one).
     query_time: the run's per-query time model (None likewise).
     noise_seed: this method's seed prefix for solver noise: [run seed, 2, MethodInfo.noise_id].
+    hyper: the method's hyper-parameters: `MethodInfo.defaults` with the user's
+        `--method-options` applied (see `resolve_hyper`).
     """
 
     model: nn.Module
@@ -40,6 +42,7 @@ class MethodContext:
     classical_cost: Any = None
     query_time: Any = None
     noise_seed: tuple[int, ...] = ()
+    hyper: Mapping[str, Any] = field(default_factory=dict)
 
 
 Factory = Callable[[MethodContext], torch.optim.Optimizer]
@@ -55,10 +58,16 @@ class MethodInfo:
     uses_curvature: the method inverts curvature blocks (the trainer then resolves cost models
         and checks block sizes). policy: the scheduler policy of a Newton method, else None.
     phase: the ledger's phase name for steps of an optimizer that does not report its own.
-    defaults: the method's default hyper-parameters (for documentation and sweeps).
+    defaults: the method's own hyper-parameters and their defaults, named as in its source paper;
+        the user sets them with `--method-options KEY=VALUE,...` (typed like the default) and the
+        factory reads them from `MethodContext.hyper`. Values are range-checked by the optimizer's
+        constructor (ValueError), which the trainer turns into one line before anything is written.
     noise_id: the method's part of its noise seed; default a stable hash of the name, so adding
         a method never changes another method's numbers.
     in_all: run it for `--method all` (the paper's four-way comparison).
+    train_options: the `qnewton train` options (TrainConfig fields, e.g. sgd_lr) the factory reads
+        from `MethodContext.options`, for documentation and sweeps; they are set with their own
+        flags, not through `--method-options`.
     """
 
     name: str
@@ -71,6 +80,7 @@ class MethodInfo:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     noise_id: int | None = None
     in_all: bool = False
+    train_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
@@ -129,3 +139,77 @@ def build_optimizer(name: str, context: MethodContext) -> torch.optim.Optimizer:
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(f"method {name!r}: its factory returned {type(opt).__name__}, not a torch.optim.Optimizer")
     return opt
+
+
+# ---------------------------------------------------------------------- method hyper-parameters
+def parse_method_options(text: str) -> list[tuple[str | None, str, str]]:
+    """Split `--method-options` text "KEY=VALUE,METHOD.KEY=VALUE,..." into (method or None, key, raw
+    value) triples; UsageError (field method_options) on a malformed item."""
+    if not isinstance(text, str):
+        raise UsageError(f"method_options: must be a string of KEY=VALUE pairs, got {text!r}")
+    out: list[tuple[str | None, str, str]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key or not raw:
+            raise UsageError(f"method_options: each item is KEY=VALUE or METHOD.KEY=VALUE, got {item!r}")
+        method, dot, name = key.rpartition(".")
+        if dot and not method:
+            raise UsageError(f"method_options: empty method name in {item!r}")
+        out.append((method or None, name, raw))
+    return out
+
+
+def _typed(raw: str, default: Any, where: str) -> Any:
+    """`raw` converted to the type of `default` (bool, int, float or str)."""
+    if isinstance(default, bool):
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False
+        raise UsageError(f"method_options: {where} must be true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise UsageError(f"method_options: {where} must be an integer, got {raw!r}") from None
+    if isinstance(default, float) or default is None:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"method_options: {where} must be a number, got {raw!r}") from None
+        if value != value:
+            raise UsageError(f"method_options: {where} must be a number, got {raw!r}")
+        return value
+    return raw
+
+
+def resolve_hyper(method: str, text: str, selected: Sequence[str] | None = None) -> dict[str, Any]:
+    """Method `method`'s hyper-parameters: its `MethodInfo.defaults` with the items of `text`
+    (`parse_method_options`) that apply to it. An unprefixed KEY applies to every selected method
+    that declares it; METHOD.KEY to that method only. Every item must apply to some method of
+    `selected` (default: just `method`), else one-line UsageError naming the declared keys."""
+    info = get_method(method)
+    chosen = tuple(selected) if selected is not None else (method,)
+    hyper = dict(info.defaults)
+    for target, key, raw in parse_method_options(text):
+        if target is not None:
+            if target not in chosen:
+                raise UsageError(f"method_options: {target}.{key}: {target!r} is not a method of this run "
+                                 f"({', '.join(chosen)})")
+            target_info = get_method(target)
+            if key not in target_info.defaults:
+                known = ", ".join(target_info.defaults) or "none"
+                raise UsageError(f"method_options: {key!r} is not a hyper-parameter of {target} (known: {known})")
+            if target == method:
+                hyper[key] = _typed(raw, info.defaults[key], f"{method}.{key}")
+            continue
+        owners = [m for m in chosen if key in get_method(m).defaults]
+        if not owners:
+            known = "; ".join(f"{m}: {', '.join(get_method(m).defaults) or 'none'}" for m in chosen)
+            raise UsageError(f"method_options: {key!r} is not a hyper-parameter of any method of this run ({known})")
+        if key in info.defaults:
+            hyper[key] = _typed(raw, info.defaults[key], f"{method}.{key}")
+    return hyper

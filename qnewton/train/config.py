@@ -61,6 +61,10 @@ class TrainConfig:
                        "more through qnewton.methods.register_method), "
                        "several separated by commas, or 'all' for sgd, classical, quantum and qnewton with the same "
                        "seed and data")
+    method_options: str = _opt("", "hyper-parameters of the selected methods as KEY=VALUE pairs, comma separated "
+                               "(e.g. 'memory=20,slimqn.beta1=0.9'): a KEY applies to every selected method "
+                               "that has it, METHOD.KEY to that method only; `qnewton train --list-methods` shows "
+                               "each method's hyper-parameters and defaults")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
     data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, or MNIST IDX files", get_args(DataName))
@@ -152,6 +156,10 @@ class TrainConfig:
                 raise UsageError(f"method: a comma-separated list of distinct method names, got {self.method!r}")
             for n in names:
                 get_method(n)  # one line naming the known methods
+        from qnewton.methods import resolve_hyper
+
+        for n in self.methods():
+            resolve_hyper(n, self.method_options, self.methods())  # keys and types; values by the optimizers
         _check_str(self.name, "name")
         if not NAME_PATTERN.fullmatch(self.name):
             raise UsageError(f"name: must be 1-128 letters, digits or . _ + = , @ ~ - (starting with a letter, a digit "

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from qnewton.curvature import Batch, BatchClosure, make_blocks
-from qnewton.methods import MethodContext, build_optimizer, get_method
+from qnewton.methods import MethodContext, build_optimizer, get_method, resolve_hyper
 from qnewton.optim.step_report import STAGES, ReportsSteps, StepReport, empty_stages, gradient_step
 from qnewton.train.checkpoint import restore_rng_states, rng_states, save_checkpoint
 from qnewton.train.config import TrainConfig
@@ -81,7 +81,8 @@ def method_context(config: TrainConfig, method: str, model: torch.nn.Module, *, 
     info = get_method(method)
     return MethodContext(model=model, blocks=make_blocks(model, config.blocks), options=config.to_dict(),
                          classical_cost=classical_model, query_time=query_time,
-                         noise_seed=(config.seed, 2, info.seed_id))
+                         noise_seed=(config.seed, 2, info.seed_id),
+                         hyper=resolve_hyper(method, config.method_options, config.methods()))
 
 
 class MethodRun:

@@ -38,16 +38,16 @@ import torch
 from qnewton.enums import Policy
 from qnewton.errors import UsageError
 from qnewton.files import write_text_atomic
-from qnewton.methods import get_method
+from qnewton.methods import build_optimizer, get_method
 from qnewton.methods.newton import build_quantum_solver
 from qnewton.train.config import TrainConfig
 from qnewton.train.data import Dataset, load_dataset
 from qnewton.train.ledger import Ledger, LedgerResume, json_ready
-from qnewton.train.method_run import MethodRun, StepCallback, is_interrupt
+from qnewton.train.method_run import MethodRun, StepCallback, is_interrupt, method_context
 from qnewton.train.report import text_table, verdict, write_reports
 from qnewton.train.resume import load_run_config, resume_plan, saved_cost_sources
 from qnewton.train.rundir import RunLock, checkpoint_written, clear_run, folder_state
-from qnewton.train.setup import (check_circuit_blocks, check_model_size, cost_notes, query_time_model,
+from qnewton.train.setup import (build_model, check_circuit_blocks, check_model_size, cost_notes, query_time_model,
                                  resolve_classical_model)
 
 
@@ -91,6 +91,22 @@ def run_training(config: TrainConfig, *, run_dir: Path | None = None, quiet: boo
         torch.set_num_threads(previous_threads)
 
 
+def check_method_options(config: TrainConfig, data: Dataset, *, classical_model: Any, query_time: Any) -> None:
+    """Build the optimizer of every method that `--method-options` touches on a throwaway model, so
+    that an out-of-range value (the optimizer's ValueError) is one line before anything is written."""
+    if not config.method_options.strip():
+        return
+    for method in config.methods():
+        ctx = method_context(config, method, build_model(config, data), classical_model=classical_model,
+                             query_time=query_time)
+        if dict(ctx.hyper) == dict(get_method(method).defaults):
+            continue
+        try:
+            build_optimizer(method, ctx)
+        except ValueError as exc:
+            raise UsageError(f"method_options: {method}: {exc}") from None
+
+
 def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, resume: bool, overwrite: bool,
                   on_step: StepCallback | None, echo: Callable[[str], None] | None) -> dict[str, Any]:
     if resume and overwrite:
@@ -113,6 +129,7 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
             saved = saved_cost_sources(run_dir)
             sources = {k: saved.get(k, v) for k, v in sources.items()}
         notes += cost_notes(config, sources)
+    check_method_options(config, data, classical_model=classical_model, query_time=query_time)
     if "sgd" in config.methods() and len(config.methods()) > 1:
         notes.append(f"SGD ran at learning rate {config.sgd_lr:g}; the step counts compare against that setting "
                      "only (docs/training.md, 'Newton versus SGD')")
