@@ -6,7 +6,8 @@ Pure formulas; the numbers they need come from elsewhere:
   determined through a benchmark calibration". `LUCostModel(C)` prices N^3 at C seconds.
 * CG, the fair classical rival of a quantum solver on a sparse, well-conditioned matrix: about
   N d sqrt(kappa) ln(2 / eps) multiply-adds (sqrt(kappa) ln(2/eps) iterations of one d-sparse
-  matrix-vector product each, rounded up), at a given multiply-add rate (`CGCostModel`).
+  matrix-vector product each; the iteration count is left fractional, not rounded up, so the
+  price is a smooth function of kappa), at a given multiply-add rate (`CGCostModel`).
 * best: the cheaper of the two per matrix (`BestClassicalCostModel`).
 
 C and the CG rate are measured by `qnewton calibrate classical` (`qnewton.calibrate`), which
