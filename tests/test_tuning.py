@@ -83,7 +83,9 @@ def test_trainer_with_validation_fraction_never_evaluates_the_test_split(tmp_pat
     report = run_training(TrainConfig(name="val", validation_fraction=0.2, **base))["sgd"]
     assert loaded and 0.0 < report["test_accuracy"] <= 1.0 and math.isfinite(report["test_loss"])
     assert json.loads((tmp_path / "val" / "config.json").read_text())["validation_fraction"] == 0.2
-    assert "measured on the VALIDATION split" in (tmp_path / "val" / "report.md").read_text()
+    md = (tmp_path / "val" / "report.md").read_text()
+    assert "measured on the VALIDATION split" in md
+    assert "| val acc | val loss |" in md and "test acc |" not in md and "target validation accuracy" in md
     with pytest.raises(IndexError):  # the same poison does reach a run that evaluates on the test split
         run_training(TrainConfig(name="test", **base))
 

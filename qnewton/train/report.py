@@ -59,6 +59,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def split_name(config: Any) -> str:
+    """"validation" when the run evaluated on the validation split (validation_fraction > 0), else "test"."""
+    fraction = config.get("validation_fraction", 0.0) if isinstance(config, dict) else getattr(config, "validation_fraction", 0.0)
+    return "validation" if float(fraction or 0.0) > 0 else "test"
+
+
+def _labels(split: str) -> list[str]:
+    return [label.replace("test ", "val ") if split == "validation" else label for _, label in COLUMNS]
+
+
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
     """One list of formatted cells per method, in the order of `COLUMNS`."""
     rows = []
@@ -85,24 +95,26 @@ LEGEND = (
     "MODELED q = quantum cost model R_q = t_query x E[queries] (+ readout), never measured. "
     "SUM = MEASURED total + MODELED total, added as they are. "
     "PROJECTED = MEASURED total - measured emulated-QLSA seconds + MODELED total (a real QLSA in place of the emulation). "
-    "to target = steps until the test accuracy first reached the target (evaluated every eval_every steps). "
+    "to target = steps until the accuracy on the evaluation split (test, or validation when the run held one out) "
+    "first reached the target (evaluated every eval_every steps). "
     "inversions q/c = Hessian-block inversions sent to the quantum / classical solver. "
     "inf-cost q = quantum inversions whose modeled cost is infinite (kappa estimate inf), left out of the MODELED totals."
 )
 
 
-def markdown_table(report: dict[str, Any]) -> str:
-    """The comparison table as Markdown (report.md)."""
-    header = [label for _, label in COLUMNS]
+def markdown_table(report: dict[str, Any], split: str = "test") -> str:
+    """The comparison table as Markdown (report.md); `split` names the evaluation split in the headers."""
+    header = _labels(split)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in table_rows(report):
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def text_table(report: dict[str, Any]) -> str:
-    """The comparison table as aligned plain text (printed by `qnewton train`)."""
-    header = [label for _, label in COLUMNS]
+def text_table(report: dict[str, Any], split: str = "test") -> str:
+    """The comparison table as aligned plain text (printed by `qnewton train`); `split` names the
+    evaluation split ("test", or "validation" when the run held one out) in the headers."""
+    header = _labels(split)
     rows = table_rows(report)
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
     def line(cells: list[str]) -> str:
@@ -110,8 +122,8 @@ def text_table(report: dict[str, Any]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def verdict(report: dict[str, Any], target: float) -> list[str]:
-    """Plain sentences: did each Newton method reach the target in fewer steps than SGD?"""
+def verdict(report: dict[str, Any], target: float, split: str = "test") -> list[str]:
+    """Plain sentences: did each Newton method reach the target (`split` accuracy) in fewer steps than SGD?"""
     out = []
     sgd = report.get("sgd")
     for method in ("classical", "quantum", "qnewton"):
@@ -120,22 +132,22 @@ def verdict(report: dict[str, Any], target: float) -> list[str]:
             continue
         mine = entry.get("steps_to_target")
         if sgd is None:
-            out.append(f"{method}: {'reached' if mine else 'did not reach'} test accuracy {target:g}"
+            out.append(f"{method}: {'reached' if mine else 'did not reach'} {split} accuracy {target:g}"
                        + (f" after {mine} steps" if mine else "") + " (SGD not run, no comparison).")
             continue
         theirs = sgd.get("steps_to_target")
         if mine is None and theirs is None:
-            out.append(f"{method}: neither {method} nor SGD reached test accuracy {target:g} within the step budget.")
+            out.append(f"{method}: neither {method} nor SGD reached {split} accuracy {target:g} within the step budget.")
         elif mine is None:
-            out.append(f"{method}: did NOT reach test accuracy {target:g}; SGD reached it after {theirs} steps.")
+            out.append(f"{method}: did NOT reach {split} accuracy {target:g}; SGD reached it after {theirs} steps.")
         elif theirs is None:
-            out.append(f"{method}: reached test accuracy {target:g} after {mine} steps; SGD did not reach it: fewer steps than SGD.")
+            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps; SGD did not reach it: fewer steps than SGD.")
         elif mine < theirs:
-            out.append(f"{method}: reached test accuracy {target:g} after {mine} steps, SGD after {theirs}: fewer steps than SGD.")
+            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, SGD after {theirs}: fewer steps than SGD.")
         elif mine == theirs:
-            out.append(f"{method}: reached test accuracy {target:g} after {mine} steps, the same as SGD.")
+            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, the same as SGD.")
         else:
-            out.append(f"{method}: reached test accuracy {target:g} after {mine} steps, SGD after {theirs}: NOT fewer steps than SGD.")
+            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, SGD after {theirs}: NOT fewer steps than SGD.")
     return out
 
 
@@ -152,15 +164,15 @@ def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any],
         f"sparsity {config.get('sparsity')}, kappa estimator {config.get('kappa_method')}, "
         f"query time {config.get('calibration') or str(config.get('gate_time')) + ' s/query'}, "
         f"classical C {_fmt(config.get('classical_constant'))}, seed {config.get('seed')}, step budget {config.get('steps')}, "
-        f"first {config.get('sgd_steps')} steps SGD, target test accuracy {target:g}.",
+        f"first {config.get('sgd_steps')} steps SGD, target {split_name(config)} accuracy {target:g}.",
         "",
         LEGEND,
         "",
-        markdown_table(report),
+        markdown_table(report, split_name(config)),
         "",
         "## Did Newton reach the target in fewer steps than SGD?",
         "",
-        *[f"- {s}" for s in verdict(report, target)],
+        *[f"- {s}" for s in verdict(report, target, split_name(config))],
     ]
     for method, entry in report.items():
         if entry.get("status", "completed") != "completed":

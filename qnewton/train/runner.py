@@ -118,8 +118,9 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
     notes: list[str] = []
     if config.validation_fraction > 0:
-        notes.append(f"validation_fraction = {config.validation_fraction:g}: every accuracy and loss labelled 'test' "
-                     "in this report is measured on the VALIDATION split (the test split was not used)")
+        notes.append(f"validation_fraction = {config.validation_fraction:g}: every accuracy and loss in this report "
+                     "('val acc', 'val loss'; report.json keeps the keys test_accuracy and test_loss) is measured on "
+                     "the VALIDATION split (the test split was not used)")
     sources: dict[str, str] = {}
     classical_model = query_time = None
     if config.uses_curvature():
