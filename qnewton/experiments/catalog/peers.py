@@ -288,7 +288,7 @@ COLUMNS = ("settings", "steps", "steps_to_target", "gradient_evaluations_to_targ
 EXPERIMENT = Experiment(
     name="peers",
     title="Q-Newton against first-order, quasi-Newton and CG peers, tuned the same way on a validation split",
-    paper="peers (surveys 002, 003, 004)",
+    paper="papers 002-004",
     params_type=PeersParams,
     tables=(TableSpec("peers", ("task", "method"),
                       "Peers on equal footing: same model, data, seed and batches; hyper-parameters from the same "
