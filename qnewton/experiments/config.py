@@ -90,10 +90,20 @@ def _is_table(value: Any) -> bool:
     return isinstance(value, dict) or (isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value))
 
 
-def _check_no_tables(values: dict[str, Any], where: str, section: str) -> None:
-    """Parameters are plain values: a table inside [params] or [quick] is named as a table."""
+def _table_params(params_type: type) -> set[str]:
+    """The parameters declared as tables (``dict[str, ...]``), e.g. per-method tuning grids."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(params_type)
+    return {f.name for f in dataclasses.fields(params_type) if typing.get_origin(hints.get(f.name)) is dict}
+
+
+def _check_no_tables(values: dict[str, Any], where: str, section: str, allowed: set[str] = frozenset()) -> None:
+    """Parameters are plain values: a table inside [params] or [quick] is named as a table (unless
+    the parameter is declared as one)."""
     for key, value in values.items():
-        if _is_table(value):
+        if _is_table(value) and key not in allowed:
             raise UsageError(f"{where}: [{section}.{key}]: unexpected table (parameters are plain values: {key} = ...)")
 
 
@@ -121,8 +131,9 @@ def parse_config(data: dict[str, Any], origin: str, *, quick: bool = False, seed
     overrides = data.get("quick", {})
     if not isinstance(overrides, dict):
         raise UsageError(f"{where}: quick: must be a table")
-    _check_no_tables(full, where, "params")
-    _check_no_tables(overrides, where, "quick")
+    tables = _table_params(experiment.params_type)
+    _check_no_tables(full, where, "params", tables)
+    _check_no_tables(overrides, where, "quick", tables)
     # Validate the quick table even when not running quick, so a typo never hides.
     quick_values = {k: v for k, v in overrides.items() if k != "seeds"}
     full_params = build_params(experiment.params_type, full, f"{where}: params")

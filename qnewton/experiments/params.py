@@ -6,7 +6,8 @@ unknown keys, wrong types and (through the dataclass's own ``__post_init__``) ou
 values raise `UsageError` with one line naming the field and the reason.
 
 Supported hints: int, float, str, bool, Literal[...], the string enums of `qnewton.enums`
-(``KappaMethod``, ``Readout``, ...), tuples of those (``tuple[int, ...]``), and ``X | None``. TOML
+(``KappaMethod``, ``Readout``, ...), tuples of those (``tuple[int, ...]``), ``X | None``, and
+tables with string keys (``dict[str, X]``, a TOML table such as ``[params.grids]``). TOML
 arrays become tuples; an int is accepted where a float is expected; a string naming an enum
 member becomes that member.
 """
@@ -33,6 +34,8 @@ def _type_name(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if _is_enum(hint):
         return "one of " + ", ".join(repr(m.value) for m in hint)
+    if origin is dict:
+        return f"a table of {_type_name(typing.get_args(hint)[1])}"
     if origin is tuple:
         return f"a list of {_type_name(typing.get_args(hint)[0])}"
     if origin in (typing.Union, types.UnionType):
@@ -60,6 +63,11 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
             except UsageError:
                 continue
         raise UsageError(f"{where}: must be {_type_name(hint)}, got {value!r}")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: must be a table, got {value!r}")
+        key_hint, value_hint = typing.get_args(hint)
+        return {coerce(k, key_hint, where): coerce(v, value_hint, f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise UsageError(f"{where}: must be {_type_name(hint)}, got {value!r}")

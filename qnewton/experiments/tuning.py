@@ -20,6 +20,14 @@ never reach it, are ordered by the final validation loss (lower first; a non-fin
 worst), then by higher final validation accuracy, then by grid order (so the choice is
 deterministic).
 
+Per-method grids (the `peers` experiment): `DEFAULT_GRIDS` gives every registered peer method a
+small grid over its learning rate (or, for the Newton methods, step size and damping eps); an
+experiment file may replace any of them (``[params.grids] adam = {lr = [...]}``). A grid's names
+are the method's `--method-options` keys (`MethodInfo.defaults`) or `qnewton train` options
+(TrainConfig fields such as ``sgd_lr``, ``newton_lr``, ``eps``); `split_values` sends each value
+where it belongs. A method without a grid here or in the file gets the learning-rate grid
+`LR_GRID` when it has an ``lr`` hyper-parameter, else runs once at its defaults.
+
 The Newton family is tuned with the classical-only method. The three Newton methods take the same
 step (same Hessian blocks, regularization and update); they differ in which solver inverts a block
 (exact LU, or the emulated quantum solver, whose answer differs from it by at most the QLSA
@@ -40,6 +48,63 @@ from typing import Any, Callable, Mapping, Sequence
 #: Which family tunes each comparison method, and which method trains that family's candidates.
 FAMILY_OF = {"sgd": "sgd", "classical": "newton", "quantum": "newton", "qnewton": "newton"}
 TUNED_WITH = {"sgd": "sgd", "newton": "classical"}
+
+#: Default validation grids of the peer methods (see the module docstring).
+DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "sgd": {"sgd_lr": (0.03, 0.1, 0.3, 1.0)},
+    "momentum": {"lr": (0.01, 0.03, 0.1, 0.3)},
+    "nesterov": {"lr": (0.01, 0.03, 0.1, 0.3)},
+    "adagrad": {"lr": (0.01, 0.03, 0.1, 0.3)},
+    "rmsprop": {"lr": (3e-4, 1e-3, 3e-3, 1e-2)},
+    "adam": {"lr": (1e-3, 3e-3, 1e-2, 3e-2)},
+    "lbfgs": {"lr": (0.1, 0.3, 1.0)},
+    "bfgs": {"lr": (0.3, 1.0)},  # the line search's first trial step
+    "ncg": {"lr": (0.3, 1.0)},
+    "slimqn": {"lr": (0.03, 0.1, 0.3)},
+    "classical": {"newton_lr": (0.5, 1.0), "eps": (0.1, 1.0)},
+}
+#: The grid of a method with an ``lr`` hyper-parameter and no grid of its own.
+LR_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
+#: Methods tuned through another one (same step, different solver): their choice is that method's.
+TUNE_AS: dict[str, str] = {"quantum": "classical", "qnewton": "classical"}
+
+
+def method_grid(method: str, grids: Mapping[str, Mapping[str, Sequence[Any]]] | None = None) -> dict[str, tuple[Any, ...]]:
+    """The validation grid of `method`: the experiment's (`grids`), else `DEFAULT_GRIDS`, else
+    `LR_GRID` over ``lr`` if the method has that hyper-parameter, else {} (one run at its defaults)."""
+    from qnewton.methods import get_method
+
+    grids = grids or {}
+    if method in grids:
+        return {k: tuple(v) for k, v in grids[method].items()}
+    if method in DEFAULT_GRIDS:
+        return dict(DEFAULT_GRIDS[method])
+    return {"lr": LR_GRID} if "lr" in get_method(method).defaults else {}
+
+
+def split_values(method: str, values: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """(train options, --method-options text) for grid `values` of `method`: a name the method
+    declares as a hyper-parameter goes to its `--method-options` (as METHOD.KEY=VALUE), any other
+    must be a `qnewton train` option (ValueError naming it otherwise)."""
+    from dataclasses import fields
+
+    from qnewton.methods import get_method
+    from qnewton.train.config import TrainConfig
+
+    info = get_method(method)
+    train_fields = {f.name for f in fields(TrainConfig)}
+    options: dict[str, Any] = {}
+    items: list[str] = []
+    for name, value in values.items():
+        if name in info.defaults:
+            items.append(f"{method}.{name}={value!r}" if isinstance(value, float) else f"{method}.{name}={value}")
+        elif name in train_fields and name not in ("method", "method_options", "name", "runs_dir", "seed"):
+            options[name] = value
+        else:
+            raise ValueError(f"grids.{method}.{name}: neither a hyper-parameter of {method} "
+                             f"({', '.join(info.defaults) or 'none'}) nor a qnewton train option")
+    return options, ",".join(items)
+
 
 CRITERION = ("reached the target validation accuracy first; then fewest steps to it; ties and misses by "
              "lowest final validation loss (non-finite = worst), then highest final validation accuracy, then grid order")

@@ -15,6 +15,8 @@ from qnewton.methods.registry import (MethodContext, MethodInfo, all_methods, bu
 BUILTIN_MODULES: tuple[str, ...] = (
     "qnewton.methods.first_order",
     "qnewton.methods.newton",
+    "qnewton.methods.torch_optim",
+    "qnewton.methods.quasi_newton",
 )
 
 for _module in BUILTIN_MODULES:

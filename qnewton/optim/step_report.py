@@ -3,7 +3,10 @@
 Torch optimizers say nothing beyond the loss; the trainer then measures the step itself. An
 optimizer that knows more (the Newton optimizer: stage timings, scheduling decisions, modeled
 quantum seconds) implements `ReportsSteps` and leaves a `StepReport` in `last_report` after each
-`step(closure)`. MEASURED seconds (wall clock here) and MODELED quantum seconds stay in separate
+`step(closure)`. An optimizer that evaluates the loss and gradient more than once per step (line
+searches, extra gradients for curvature pairs) may instead, or also, set the attribute
+`last_gradient_evaluations` (an int) after each step; the trainer otherwise counts the calls of
+the closure (at least one per step). MEASURED seconds (wall clock here) and MODELED quantum seconds stay in separate
 fields.
 """
 
@@ -44,6 +47,8 @@ class StepReport:
     infinite_cost_inversions: quantum inversions whose modeled cost is infinite (left out of it).
     emulation_measured_seconds: MEASURED seconds of the classical emulation of quantum solves.
     decision_counts, blocks, safeguards: the Newton step's scheduling record (empty otherwise).
+    gradient_evaluations: loss-and-gradient evaluations the step made on its mini-batch (a line
+        search or a curvature-pair gradient makes more than one); None = the trainer counts them.
     """
 
     phase: str
@@ -55,6 +60,7 @@ class StepReport:
     decision_counts: dict[str, int] = field(default_factory=lambda: {"quantum": 0, "classical": 0})
     blocks: list[dict[str, Any]] = field(default_factory=list)
     safeguards: int = 0
+    gradient_evaluations: int | None = None
 
 
 @runtime_checkable
@@ -68,7 +74,7 @@ def gradient_step(closure: Callable[[], torch.Tensor], step: Callable[[], Any], 
                   phase: str) -> tuple[StepReport, torch.Tensor]:
     """One first-order step, measured: `closure()` (loss and gradient), then `step()` unless the
     loss or a gradient of `params` is not finite (the step is then skipped and says why)."""
-    report = StepReport(phase=phase)
+    report = StepReport(phase=phase, gradient_evaluations=1)
     t0 = time.perf_counter()
     loss = closure()
     report.measured_seconds["forward_backward"] = time.perf_counter() - t0

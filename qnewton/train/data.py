@@ -1,4 +1,10 @@
-"""Data sets for training: scikit-learn's bundled 8x8 digits (default) and MNIST from IDX files.
+"""Data sets for training: scikit-learn's bundled 8x8 digits (default), its breast-cancer set, and
+MNIST from IDX files.
+
+Breast cancer (Wisconsin diagnostic): 569 examples, 30 features, 2 classes; the same fixed
+stratified split as digits (`test_fraction`, random_state 0) and standardization. With
+`--hidden ""` the model is multinomial logistic regression, a convex problem whose optimum can be
+computed independently (scipy), which the `peers` experiment uses.
 
 Digits: 1797 images of 64 pixels, 10 classes; a fixed stratified split (random_state 0, so the
 split never depends on the run's seed) and features standardized with the training mean and
@@ -140,6 +146,25 @@ def load_digits(test_fraction: float = 0.25, train_limit: int | None = None,
                    validation_fraction=validation_fraction)
 
 
+def load_breast_cancer(test_fraction: float = 0.25, train_limit: int | None = None,
+                       validation_fraction: float = 0.0) -> Dataset:
+    """scikit-learn's breast-cancer set with a fixed stratified split and standardized features (and a
+    fixed stratified validation split of the training part when `validation_fraction` > 0)."""
+    from sklearn.datasets import load_breast_cancer as _load
+    from sklearn.model_selection import train_test_split
+
+    bunch = _load()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    n_test = math.ceil(test_fraction * y.size)
+    if n_test < 2 or y.size - n_test < 2:
+        raise UsageError(f"test_fraction: {test_fraction:g} leaves {n_test} test and {y.size - n_test} training "
+                         "examples; a stratified split needs at least 2 in each")
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=0)
+    return _finish(x_tr, y_tr, x_te, y_te, num_classes=2, name="breast-cancer", train_limit=train_limit,
+                   validation_fraction=validation_fraction)
+
+
 def _open_idx(p: Path) -> Any:
     """A binary stream of the IDX bytes: the file itself, or a streaming gzip decoder for .gz (the
     stream is read only as far as the header allows, so a decompression bomb cannot inflate)."""
@@ -270,7 +295,7 @@ def load_mnist(data_dir: str | Path, train_limit: int | None = None, validation_
 
 def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float = 0.25,
                  train_limit: int | None = None, validation_fraction: float = 0.0) -> Dataset:
-    """Load "digits" or "mnist" (needs data_dir); one-line UsageError on bad input.
+    """Load "digits", "breast-cancer" or "mnist" (needs data_dir); one-line UsageError on bad input.
 
     validation_fraction > 0 holds out that fraction of the training images as `x_val`/`y_val`
     (the test split is unchanged); 0 loads exactly what earlier versions loaded."""
@@ -278,8 +303,10 @@ def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float
         raise UsageError(f"validation_fraction: must lie in [0, 1), got {validation_fraction}")
     if name == "digits":
         return load_digits(test_fraction, train_limit, validation_fraction)
+    if name == "breast-cancer":
+        return load_breast_cancer(test_fraction, train_limit, validation_fraction)
     if name == "mnist":
         if not data_dir:
             raise UsageError("data_dir: required with data = 'mnist'")
         return load_mnist(data_dir, train_limit, validation_fraction)
-    raise UsageError(f"data: must be digits or mnist, got {name!r}")
+    raise UsageError(f"data: must be digits, breast-cancer or mnist, got {name!r}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,6 +56,28 @@ def is_interrupt(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+@dataclass
+class CountingClosure(BatchClosure):
+    """The step's closure, counting its calls (each is one loss-and-gradient evaluation on the
+    mini-batch); the ledger's `gradient_evaluations` of optimizers that do not report their own."""
+
+    calls: int = field(default=0, init=False)
+
+    def __call__(self) -> torch.Tensor:
+        self.calls += 1
+        return super().__call__()
+
+
+def gradient_evaluations(optimizer: Any, report: StepReport, closure: CountingClosure) -> int:
+    """Loss-and-gradient evaluations of one step: the optimizer's own count (`last_gradient_evaluations`,
+    else its report's), else the closure's calls, at least 1 (a Newton step computes its gradient
+    with the Hessian, outside the closure)."""
+    own = getattr(optimizer, "last_gradient_evaluations", None)
+    if own is None:
+        own = report.gradient_evaluations
+    return int(own) if own is not None else max(1, closure.calls)
 
 
 def batch_indices(seed: int, step: int, n_train: int, batch_size: int) -> np.ndarray:
@@ -219,6 +242,7 @@ class MethodRun:
             row["test_accuracy"], row["test_loss"] = acc, loss
             if t["steps_to_target"] is None and acc >= cfg.target_accuracy:
                 t["steps_to_target"] = step + 1
+                t["gradient_evaluations_to_target"] = t.get("gradient_evaluations", 0)
                 if cfg.stop_at_target:
                     t["status"] = "completed"
 
@@ -227,7 +251,7 @@ class MethodRun:
         seconds, MODELED quantum seconds)."""
         cfg = self.config
         idx = torch.as_tensor(batch_indices(cfg.seed, step, self.x_train.shape[0], cfg.batch_size))
-        closure = BatchClosure(self.model, Batch(self.x_train[idx], self.y_train[idx]))
+        closure = CountingClosure(self.model, Batch(self.x_train[idx], self.y_train[idx]))
         if self.info.needs_closure:
             t0 = time.perf_counter()
             self.optimizer.step(closure)
@@ -242,14 +266,16 @@ class MethodRun:
             report, _ = gradient_step(closure, self.optimizer.step, list(self.model.parameters()), self.info.phase)
         return self._record(step, closure, report)
 
-    def _record(self, step: int, closure: BatchClosure, report: StepReport) -> dict[str, Any]:
+    def _record(self, step: int, closure: CountingClosure, report: StepReport) -> dict[str, Any]:
         """The ledger row of a step and its contribution to the running totals."""
         seconds = {s: float(report.measured_seconds.get(s, 0.0)) for s in STAGES}
         loss = float(closure.loss) if closure.loss is not None else math.nan
         row: dict[str, Any] = {"method": self.method, "step": step, "phase": report.phase, "skipped": report.skipped,
                                "modeled_quantum_seconds": 0.0, "decision_counts": {"quantum": 0, "classical": 0},
-                               "blocks": [], "loss": loss, "batch_accuracy": closure.batch_accuracy()}
+                               "blocks": [], "loss": loss, "batch_accuracy": closure.batch_accuracy(),
+                               "gradient_evaluations": gradient_evaluations(self.optimizer, report, closure)}
         t = self.totals
+        t["gradient_evaluations"] = t.get("gradient_evaluations", 0) + row["gradient_evaluations"]
         if report.skipped is None:
             if report.phase == "newton":
                 row["modeled_quantum_seconds"] = report.modeled_quantum_seconds
@@ -284,6 +310,8 @@ class MethodRun:
             "steps": steps,
             "steps_to_target": t["steps_to_target"],
             "reached_target": t["steps_to_target"] is not None,
+            "gradient_evaluations": t.get("gradient_evaluations", 0),
+            "gradient_evaluations_to_target": t.get("gradient_evaluations_to_target"),
             "sgd_steps": t["sgd_steps"],
             "newton_steps": t["newton_steps"],
             "other_steps": t["other_steps"],
@@ -313,6 +341,6 @@ def new_totals() -> dict[str, Any]:
         "stages": empty_stages(),
         "decisions": {"quantum": 0, "classical": 0},
         "sgd_steps": 0, "newton_steps": 0, "other_steps": 0, "skipped": 0, "infinite_cost_inversions": 0,
-        "safeguards": 0, "bad_in_a_row": 0,
+        "safeguards": 0, "bad_in_a_row": 0, "gradient_evaluations": 0, "gradient_evaluations_to_target": None,
         "steps_to_target": None, "test_accuracy": None, "test_loss": None, "status": "running",
     }

@@ -1,0 +1,306 @@
+"""peers: Q-Newton against the optimizers people use for second-order training, on equal footing.
+
+Every method of the list (any registered names; the default list is in experiments/peers.toml,
+plus `optional_methods` when they are registered, e.g. the NAQ family) trains the same model from
+the same initialization (the run's seed) on the same mini-batch sequence (`batch_indices`), on two
+tasks:
+
+* ``digits``: the 64-16-10 tanh MLP on scikit-learn's digits (the trainer's default task);
+* ``breast-cancer``: multinomial logistic regression (``hidden = ""``, 30 -> 2) on scikit-learn's
+  breast-cancer set, a convex problem whose training-loss optimum scipy's L-BFGS-B finds to high
+  precision; each method's distance to it is reported (``train_loss_gap``). The standardized
+  training split is linearly separable, so the optimum is the infimum 0, approached as the weights
+  grow without bound: the gap is then the final training loss itself.
+
+Protocol: with ``tune = true`` every method gets its learning rate (Newton methods: step size and
+damping eps) from the same small sweep on a validation split (`qnewton.experiments.tuning`: grids
+per method from ``[params.grids]``, else `DEFAULT_GRIDS`; same step budget; same criterion); the
+quantum-only and Q-Newton methods take the classical-only method's choice (the same step with a
+different solver), and the Newton warm-up runs at SGD's chosen rate when SGD is compared. Then each
+method trains once more at its chosen values on the whole training part, evaluated on the test
+split.
+
+Reported per task and method ("peers" table): steps and loss-and-gradient evaluations to the
+target test accuracy, final test loss and accuracy, MEASURED seconds per step (wall clock here, at
+``threads`` BLAS/torch threads), for the Newton family the MODELED quantum seconds per step (at the
+per-query time of ``profile``) and the PROJECTED total (measured - emulated-QLSA seconds +
+modeled); a "curves" table of test loss and accuracy against steps and cumulative measured seconds,
+drawn in peers-<task>.png.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from qnewton.errors import UsageError
+from qnewton.experiments.params import require
+from qnewton.experiments.plotting import errorline, figure, save, series
+from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
+from qnewton.experiments.training import TrainingParams, as_float, base_config, classical_constant, ledger_rows, time_model
+from qnewton.experiments.tuning import (TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows)
+
+Task = Literal["digits", "breast-cancer"]
+GridValue = int | float | str | bool
+
+
+@dataclass(frozen=True)
+class PeersParams(TrainingParams):
+    """methods: the registered methods to compare (an unknown name is an error); optional_methods:
+    compared too when registered (skipped with a log line otherwise); tasks: digits (MLP) and/or
+    breast-cancer (logistic regression); logreg_batch_size: mini-batch of the logistic regression
+    (0 = the whole training split, i.e. full-batch); logreg_target_accuracy: its target; profile: the
+    per-query time of the Newton methods' modeled quantum seconds ("gate:SECONDS" or a calibration
+    profile); tune: choose hyper-parameters on a validation split first; validation_fraction: its
+    share of the training part; grids: per-method validation grids over --method-options keys or
+    train options, e.g. {adam = {lr = [0.001, 0.01]}} (methods not named use `DEFAULT_GRIDS`)."""
+
+    methods: tuple[str, ...] = ("sgd", "momentum", "adam", "lbfgs", "bfgs", "slimqn", "ncg", "classical", "qnewton")
+    optional_methods: tuple[str, ...] = ()
+    tasks: tuple[Task, ...] = ("digits", "breast-cancer")
+    logreg_batch_size: int = 0
+    logreg_target_accuracy: float = 0.95
+    profile: str = "attosecond"
+    tune: bool = True
+    validation_fraction: float = 0.2
+    grids: dict[str, dict[str, tuple[GridValue, ...]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from qnewton.experiments.training import check_profiles
+        from qnewton.methods import method_names
+
+        known = method_names()
+        require(len(self.methods) > 0 and len(set(self.methods)) == len(self.methods), "methods",
+                "list each method once, at least one")
+        for m in self.methods:
+            require(m in known, "methods", f"unknown method {m!r} (registered: {', '.join(known)})")
+        require(len(self.tasks) > 0 and len(set(self.tasks)) == len(self.tasks), "tasks", "list each task once, at least one")
+        require(self.logreg_batch_size >= 0, "logreg_batch_size", f"must be >= 0 (0 = full batch), got {self.logreg_batch_size}")
+        require(0.0 < self.logreg_target_accuracy <= 1.0, "logreg_target_accuracy",
+                f"must lie in (0, 1], got {self.logreg_target_accuracy}")
+        require(0.0 < self.validation_fraction < 1.0, "validation_fraction", f"must lie in (0, 1), got {self.validation_fraction}")
+        check_profiles((self.profile,), "profile")
+        for method, grid in self.grids.items():
+            require(method in known, f"grids.{method}", f"not a registered method ({', '.join(known)})")
+            for name, values in grid.items():
+                require(len(values) > 0 and len(set(values)) == len(values), f"grids.{method}.{name}",
+                        f"list each value once, at least one, got {list(values)}")
+            try:
+                split_values(method, {k: v[0] for k, v in grid.items()})
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+
+    def compared(self) -> tuple[str, ...]:
+        """The methods of this run: `methods`, then the registered `optional_methods`."""
+        from qnewton.methods import method_names
+
+        known = method_names()
+        return tuple(self.methods) + tuple(m for m in self.optional_methods if m in known and m not in self.methods)
+
+
+def task_options(p: PeersParams, task: str) -> dict[str, Any]:
+    """The TrainConfig options that define a task."""
+    if task == "breast-cancer":
+        return {"data": "breast-cancer", "hidden": "", "batch_size": p.logreg_batch_size or 100000,
+                "target_accuracy": p.logreg_target_accuracy}
+    return {"data": "digits"}
+
+
+def run_method(p: PeersParams, seed: int, ctx: RunContext, *, name: str, method: str, task: str,
+               values: dict[str, Any], **extra: Any) -> tuple[dict[str, Any], Path]:
+    """One training run of `method` on `task` at grid `values`; returns (its report entry, run dir)."""
+    from qnewton.methods import get_method
+    from qnewton.train.runner import run_training
+
+    if ctx.work_dir is None:
+        raise ValueError("RunContext.work_dir is required for training experiments")
+    options, method_options = split_values(method, values)
+    info = get_method(method)
+    cost = {"classical_constant": classical_constant(p, ctx)} if info.uses_curvature else {}
+    run_name = f"{name}-seed{seed}"
+    config = base_config(p, name=run_name, runs_dir=str(ctx.work_dir), method=method, seed=seed,
+                         checkpoint_every=max(p.steps, 1), method_options=method_options,
+                         **{**time_model(p.profile), **task_options(p, task), **cost, **extra, **options})
+    run_dir = ctx.work_dir / run_name
+    report = run_training(config, run_dir=run_dir, quiet=True)
+    return report[method], run_dir
+
+
+def tune_task(p: PeersParams, seed: int, ctx: RunContext, task: str, methods: tuple[str, ...]) -> dict[str, TuningResult]:
+    """Validation tuning of every method of `task` that has a grid (Newton variants through
+    `TUNE_AS`); keyed by the tuned method."""
+    results: dict[str, TuningResult] = {}
+    order = ["sgd"] if "sgd" in methods else []
+    order += [m for m in dict.fromkeys(TUNE_AS.get(m, m) for m in methods) if m != "sgd"]
+    for method in order:
+        grid = method_grid(method, p.grids)
+        if not grid:
+            continue
+        fixed = warmup(method, results)
+
+        def run(index: int, values: dict[str, Any], method: str = method, fixed: dict[str, Any] = fixed) -> dict[str, Any]:
+            entry, _ = run_method(p, seed, ctx, name=f"peers-{task}-tune-{method}-{index:02d}", method=method, task=task,
+                                  values=values, validation_fraction=p.validation_fraction, **fixed)
+            return entry
+
+        results[method] = tune_family(method, method, grid, run)
+        ctx.log(f"  {task}: tuned {method} on the validation split: {results[method].chosen.label}")
+    return results
+
+
+def warmup(method: str, tuned: dict[str, TuningResult]) -> dict[str, Any]:
+    """The Newton methods' SGD warm-up runs at SGD's chosen rate when SGD was tuned."""
+    from qnewton.methods import get_method
+
+    if get_method(method).uses_curvature and "sgd" in tuned:
+        return {"sgd_lr": tuned["sgd"].values["sgd_lr"]}
+    return {}
+
+
+def optimum_train_loss(data: Any) -> float:
+    """The minimum (infimum) over W, b of the mean softmax cross-entropy of x W^T + b on the
+    training split, by scipy's L-BFGS-B to gtol 1e-10 (float64)."""
+    from scipy.optimize import minimize
+
+    x, y = data.x_train, data.y_train
+    k, d = data.num_classes, x.shape[1]
+
+    def f_and_g(w: np.ndarray) -> tuple[float, np.ndarray]:
+        weight, bias = w[:k * d].reshape(k, d), w[k * d:]
+        z = x @ weight.T + bias
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        prob = np.exp(z - lse[:, None])
+        f = float(np.mean(lse - z[np.arange(len(y)), y]))
+        prob[np.arange(len(y)), y] -= 1.0
+        prob /= len(y)
+        return f, np.concatenate([(prob.T @ x).ravel(), prob.sum(axis=0)])
+
+    res = minimize(f_and_g, np.zeros(k * d + k), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-10, "ftol": 1e-16, "maxiter": 20000})
+    return float(res.fun)
+
+
+def final_train_loss(run_dir: Path, method: str, data: Any) -> float:
+    """Mean cross-entropy on the whole training split of the model in the method's final checkpoint."""
+    import torch
+
+    from qnewton.train.models import MLP
+
+    state = torch.load(run_dir / method / "checkpoint.pt", weights_only=True)["model"]
+    model = MLP(data.num_features, (), data.num_classes, "tanh").double()
+    model.load_state_dict({k: v.double() for k, v in state.items()})
+    with torch.no_grad():
+        logits = model(torch.as_tensor(data.x_train, dtype=torch.float64))
+        return float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(data.y_train)))
+
+
+def run_seed(p: PeersParams, seed: int, ctx: RunContext) -> Tables:
+    from qnewton.methods import get_method
+    from qnewton.train.data import load_dataset
+
+    methods = p.compared()
+    skipped = [m for m in p.optional_methods if m not in methods]
+    if skipped:
+        ctx.log(f"  not registered, skipped: {', '.join(skipped)}")
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    tuning: list[dict[str, Any]] = []
+    for task in p.tasks:
+        tuned = tune_task(p, seed, ctx, task, methods) if p.tune else {}
+        optimum = data = None
+        if task == "breast-cancer":
+            data = load_dataset("breast-cancer")
+            optimum = optimum_train_loss(data)
+        for method in methods:
+            chosen = tuned.get(TUNE_AS.get(method, method))
+            values = dict(chosen.values) if chosen else {}
+            entry, run_dir = run_method(p, seed, ctx, name=f"peers-{task}-{method}", method=method, task=task,
+                                        values=values, **warmup(method, tuned))
+            info = get_method(method)
+            row: dict[str, Any] = {
+                "task": task, "method": method, "settings": chosen.chosen.label if chosen else "defaults",
+                "tuned": int(chosen is not None), "steps": entry["steps"], "steps_to_target": entry["steps_to_target"],
+                "gradient_evaluations_to_target": entry.get("gradient_evaluations_to_target"),
+                "gradient_evaluations": entry.get("gradient_evaluations"),
+                "test_loss": entry["test_loss"], "test_accuracy": entry["test_accuracy"],
+                "measured_seconds_per_step": entry["measured_seconds_per_step"], "threads": p.threads,
+                "modeled_quantum_seconds_per_step": entry["modeled_quantum_seconds_per_step"] if info.uses_curvature else None,
+                "projected_total_seconds": entry["total_projected_seconds"] if info.uses_curvature else None,
+                "measured_total_seconds": entry["total_measured_seconds"], "status": entry["status"],
+            }
+            if optimum is not None:
+                final = final_train_loss(run_dir, method, data)
+                row.update(final_train_loss=final, optimum_train_loss=optimum, train_loss_gap=final - optimum)
+            rows.append(row)
+            elapsed = 0.0
+            for r in ledger_rows(run_dir, method):
+                elapsed += as_float(r.get("measured_seconds_total", 0.0))
+                if r.get("test_accuracy") is not None:
+                    curves.append({"task": task, "method": method, "step": int(r["step"]) + 1,
+                                   "test_loss": as_float(r["test_loss"]), "test_accuracy": as_float(r["test_accuracy"]),
+                                   "measured_seconds": elapsed})
+            gap = f", train-loss gap {row['train_loss_gap']:.3g}" if optimum is not None else ""
+            ctx.log(f"  {task} / {method} ({row['settings']}): {row['steps']} steps, to target "
+                    f"{row['steps_to_target']} steps / {row['gradient_evaluations_to_target']} gradients, "
+                    f"test acc {row['test_accuracy']:.4f}, measured {row['measured_seconds_per_step']:.3g} s/step{gap}")
+        budgets = {m: p.steps for m in tuned}
+        tuning += [{"task": task, **r} for r in tuning_rows(list(tuned.values()), budgets)]
+    return {"peers": rows, "curves": curves, "tuning": tuning}
+
+
+def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
+    paths = []
+    curves = tables.get("curves", [])
+    for task in p.tasks:
+        fig, axes = figure(ncols=2, nrows=2, width=5.5, height=3.8)
+        for method in p.compared():
+            for col, (ax_steps, ax_time) in zip(("test_loss", "test_accuracy"), axes):
+                xs, ys, es = series(curves, "step", col, task=task, method=method)
+                if xs.size:
+                    errorline(ax_steps, xs, ys, es, method, marker=".")
+                ts, ys2, es2 = series(curves, "measured_seconds", col, task=task, method=method)
+                if ts.size:
+                    errorline(ax_time, ts, ys2, es2, method, marker=".")
+        for (ax_steps, ax_time), label in zip(axes, ("test loss", "test accuracy")):
+            ax_steps.set_xlabel("step")
+            ax_time.set_xlabel("MEASURED seconds (wall clock here, cumulative)")
+            ax_time.set_xscale("log")
+            for ax in (ax_steps, ax_time):
+                ax.set_ylabel(label)
+        axes[0][0].set_yscale("log")
+        axes[0][1].set_yscale("log")
+        axes[0][0].legend(fontsize=7, ncol=2)
+        fig.suptitle(f"peers on {task}: test loss and accuracy against steps and measured seconds")
+        paths.append(save(fig, out / f"peers-{task}.png"))
+    return paths
+
+
+COLUMNS = ("settings", "steps", "steps_to_target", "gradient_evaluations_to_target", "gradient_evaluations", "test_loss",
+           "test_accuracy", "measured_seconds_per_step", "threads", "modeled_quantum_seconds_per_step",
+           "projected_total_seconds", "train_loss_gap")
+
+EXPERIMENT = Experiment(
+    name="peers",
+    title="Q-Newton against first-order, quasi-Newton and CG peers, tuned the same way on a validation split",
+    paper="papers 002-004",
+    params_type=PeersParams,
+    tables=(TableSpec("peers", ("task", "method"),
+                      "Peers on equal footing: same model, data, seed and batches; hyper-parameters from the same "
+                      "validation sweep. MEASURED = wall clock here (threads column); MODELED = quantum cost model "
+                      "(Newton family only); PROJECTED = measured - emulation + modeled; train_loss_gap = final training "
+                      "loss - scipy's optimum (logistic regression only)", COLUMNS),
+            TableSpec("curves", ("task", "method", "step"), "Test loss and accuracy at each evaluation, with the "
+                      "cumulative MEASURED seconds", ("test_loss", "test_accuracy", "measured_seconds")),
+            TableSpec("tuning", ("task", "family", "candidate"), "Validation sweep of each method (family = the tuned "
+                      "method): same budget, reached target first, then fewest steps, then lowest validation loss",
+                      ("step_budget", "validation_steps_to_target", "validation_accuracy", "validation_loss", "rank",
+                       "chosen", "chosen_at_grid_edge"))),
+    run_seed=run_seed,
+    plot=plot,
+)
