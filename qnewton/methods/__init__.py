@@ -15,6 +15,7 @@ from qnewton.methods.registry import (MethodContext, MethodInfo, all_methods, bu
 BUILTIN_MODULES: tuple[str, ...] = (
     "qnewton.methods.first_order",
     "qnewton.methods.newton",
+    "qnewton.methods.naq",
 )
 
 for _module in BUILTIN_MODULES:

@@ -78,15 +78,20 @@ def check_momentum(name: str, value: Any) -> float:
 
 
 # ---------------------------------------------------------------------- curvature
-def bfgs_inverse_update(h: torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+def bfgs_inverse_update(h: torch.Tensor, p: torch.Tensor, q: torch.Tensor, *, inplace: bool = False) -> torch.Tensor:
     """The BFGS update of the inverse Hessian approximation with the pair (p, q) (slides Eq. 7/10):
-    (I - rho p q^T) H (I - rho q p^T) + rho p p^T, rho = 1/(q^T p), expanded so it costs two
-    matrix-vector products and rank-one updates (O(d^2)); the result satisfies H_{k+1} q = p."""
-    rho = 1.0 / torch.dot(q, p)
+    (I - rho p q^T) H (I - rho q p^T) + rho p p^T, rho = 1/(q^T p), expanded as
+    H - rho (p (Hq)^T + (Hq) p^T) + (rho^2 q^T H q + rho) p p^T for a symmetric H (one
+    matrix-vector product and three rank-one updates, O(d^2)); the result satisfies H_{k+1} q = p.
+    `inplace` overwrites h."""
+    rho = 1.0 / float(torch.dot(q, p))
     hq = h @ q
-    qhq = torch.dot(q, hq)
-    out = h - rho * (torch.outer(p, hq) + torch.outer(hq, p)) + (rho * rho * qhq + rho) * torch.outer(p, p)
-    return 0.5 * (out + out.T)
+    qhq = float(torch.dot(q, hq))
+    out = h if inplace else h.clone()
+    out.addr_(p, hq, alpha=-rho)
+    out.addr_(hq, p, alpha=-rho)
+    out.addr_(p, p, alpha=rho * rho * qhq + rho)
+    return out
 
 
 def curvature_ok(p: torch.Tensor, q: torch.Tensor, tol: float) -> bool:
@@ -258,7 +263,7 @@ class AcceleratedQuasiNewton(FlatOptimizer):
             h = st["H"]
             if h is None:
                 h = float(self.hyper["eps"]) * torch.eye(self.dimension, dtype=torch.float64, device=self._device())
-            st["H"] = bfgs_inverse_update(h, p, q)
+            st["H"] = bfgs_inverse_update(h, p, q, inplace=True)
         st["last_p"], st["last_q"] = p.clone(), q.clone()
         st["pairs_stored"] += 1
         return True

@@ -154,7 +154,7 @@ class SR1N(FlatOptimizer):
         if not st:
             st.update(k=0, v=torch.zeros(self.dimension, dtype=torch.float64, device=self._device()),
                       B=float(self.hyper["b0"]) * torch.eye(self.dimension, dtype=torch.float64, device=self._device()),
-                      radius=float(self.hyper["radius"]), last_s=None, last_y=None, updates=0, skipped_updates=0,
+                      radius=float(self.hyper["radius"]), trial_s=None, last_s=None, last_y=None, updates=0, skipped_updates=0,
                       rejected=0)
         return st
 
@@ -188,6 +188,7 @@ class SR1N(FlatOptimizer):
         predicted = -(float(torch.dot(g, s)) + 0.5 * float(torch.dot(s, bs)))
         f2, g2 = self.evaluate(closure, x + s)
         s = self.current() - x
+        st["trial_s"] = s.clone()
         self.last_step_norm = float(s.norm())
         ratio = (f1 - f2) / predicted if predicted > 0 and math.isfinite(f2) else -math.inf
         if finite(g2):
