@@ -14,6 +14,7 @@ import torch
 from sklearn.datasets import load_breast_cancer
 
 from qnewton.cli import main
+from qnewton.errors import UsageError
 from qnewton.methods import get_method, method_names
 from qnewton.methods.naq import METHODS, hyper_defaults
 from qnewton.optim.naq import (ASNAQ, LNAQ, MNAQ, NAQ, OLMoQ, OLNAQ, OMoQ, ONAQ, SR1N, LMoQ, MoQ, steihaug_cg,
@@ -426,8 +427,9 @@ def test_step_needs_a_closure_and_dense_forms_refuse_huge_models():
         with pytest.raises(ValueError, match="closure"):
             cls([w]).step()
     big = torch.zeros(30000, requires_grad=True)
-    with pytest.raises(ValueError, match="limited-memory"):
-        NAQ([big])
+    for cls in (NAQ, MoQ, MNAQ, ONAQ, OMoQ, SR1N):
+        with pytest.raises(UsageError, match=r"dense 30000 x 30000 .* exceeds the limit .*QNEWTON_MAX_MATRIX_ELEMENTS"):
+            cls([big])
     LNAQ([big])  # the limited-memory form is fine
 
 

@@ -30,13 +30,18 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from qnewton.limits import check_limit
 from qnewton.optim.two_loop import assign_flat, flat, flat_grad, initial_scaling, two_loop
 
 Closure = Callable[[], torch.Tensor]
 
-#: Largest parameter count a dense d x d inverse-Hessian approximation is built for (8 * d^2 bytes:
-#: 20000 parameters are 3.2 GB); larger models need a limited-memory form.
-MAX_DENSE_PARAMETERS = 20000
+
+def check_dense_size(dimension: int, what: str) -> None:
+    """A dense d x d float64 matrix must fit the project's `matrix_elements` limit
+    (`qnewton.limits`, 4e8 entries = 3.2 GB by default): one-line UsageError (a ValueError) otherwise."""
+    check_limit("matrix_elements", dimension * dimension,
+                source=f"params: the dense {dimension} x {dimension} {what} (use a limited-memory form)")
+
 
 LINE_SEARCHES = ("armijo", "none")
 SCHEDULES = ("sqrt", "constant")
@@ -206,9 +211,8 @@ class AcceleratedQuasiNewton(FlatOptimizer):
         check_number("curvature_tol", h.get("curvature_tol", 1e-10), low=0.0)
         if self.limited:
             check_int("memory", h["memory"], 1)
-        elif self.dimension > MAX_DENSE_PARAMETERS:
-            raise ValueError(f"params: {self.dimension} parameters is too many for a dense {self.dimension} x "
-                             f"{self.dimension} matrix (at most {MAX_DENSE_PARAMETERS}); use the limited-memory form")
+        else:
+            check_dense_size(self.dimension, f"inverse-Hessian approximation of {type(self).__name__}")
         if self.online:
             check_number("lam", h["lam"], low=0.0)
             check_choice("schedule", h["schedule"], SCHEDULES)

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import torch
 
-from qnewton.optim.naq.core import (MAX_DENSE_PARAMETERS, Closure, FlatOptimizer, check_choice, check_momentum,
+from qnewton.optim.naq.core import (Closure, FlatOptimizer, check_choice, check_dense_size, check_momentum,
                                     check_number, finite)
 
 
@@ -141,9 +141,7 @@ class SR1N(FlatOptimizer):
         check_choice("subproblem", subproblem, SUBPROBLEMS)
         super().__init__(params, dict(mu=mu, radius=radius, max_radius=max_radius, eta=eta, rho=rho, b0=b0,
                                       subproblem=subproblem))
-        if self.dimension > MAX_DENSE_PARAMETERS:
-            raise ValueError(f"params: {self.dimension} parameters is too many for a dense SR1 matrix "
-                             f"(at most {MAX_DENSE_PARAMETERS})")
+        check_dense_size(self.dimension, "SR1 matrix of SR1N")
         self.last_trust_radius = float(radius)
         self.last_step_norm = 0.0
         self.last_accepted = False
