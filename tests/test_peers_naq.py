@@ -468,3 +468,25 @@ def test_online_methods_learn_digits_through_the_cli_and_resume(tmp_path):
         assert rows[0]["phase"] == "quasi-newton" and rows[-1]["loss"] < 0.6 * rows[0]["loss"]
     # the optimizers' states load back from the weights_only checkpoints
     assert main(["train", "--resume", str(tmp_path / "online"), "--quiet"]) == 0
+
+
+def test_an_interrupted_run_resumes_bit_for_bit(tmp_path):
+    from qnewton.train.config import TrainConfig
+    from qnewton.train.runner import run_training
+
+    methods = "naq,asnaq,omoq,sr1n"
+    common = dict(runs_dir=str(tmp_path), method=methods, hidden="4", train_limit=200, steps=12, batch_size=32,
+                  checkpoint_every=100, eval_every=4)
+    run_training(TrainConfig(name="straight", **common))
+
+    def stop(method, step):
+        if method == "asnaq" and step == 6:  # naq done, asnaq halfway, omoq and sr1n not started
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_training(TrainConfig(name="cut", **common), on_step=stop)
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
+    for m in methods.split(","):
+        rows = [[json.loads(line)["loss"] for line in (tmp_path / run / m / "ledger.jsonl").read_text().splitlines()]
+                for run in ("straight", "cut")]
+        assert len(rows[0]) == 12 and rows[0] == rows[1], m
