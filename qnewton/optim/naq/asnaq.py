@@ -130,7 +130,7 @@ class ASNAQ(FlatOptimizer):
                     return torch.tensor(f1)
                 self.put(w_new)
                 s = w_n - st["w_o"]
-                fmat = torch.stack(st["F"]) if st["F"] else torch.zeros(1, self.dimension, dtype=torch.float64, device=s.device)
+                fmat = torch.stack(st["F"]) if st["F"] else torch.zeros_like(s).unsqueeze(0)
                 y = fmat.T @ (fmat @ s) / max(len(st["F"]), 1)
                 st["mu"] = min(mu * float(h["phi"]), float(h["mu_max"]))
                 if float(torch.dot(s, y)) > float(h["eps"]) * float(torch.dot(y, y)) and float(torch.dot(s, y)) > 0:

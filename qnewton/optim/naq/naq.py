@@ -43,4 +43,5 @@ class NAQ(AcceleratedQuasiNewton):
                  line_search: str = "armijo", c1: float = 1e-3, backtrack: float = 0.5, max_backtracks: int = 30,
                  eps: float = 1.0, curvature_tol: float = 1e-10, restart: bool = True) -> None:
         super().__init__(params, dict(mu=mu, alpha=alpha, line_search=line_search, c1=c1, backtrack=backtrack,
-                                      max_backtracks=max_backtracks, eps=eps, curvature_tol=curvature_tol, restart=bool(restart)))
+                                      max_backtracks=max_backtracks, eps=eps, curvature_tol=curvature_tol,
+                                      restart=bool(restart)))

@@ -152,7 +152,8 @@ class SR1N(FlatOptimizer):
         if not st:
             st.update(k=0, v=torch.zeros(self.dimension, dtype=torch.float64, device=self._device()),
                       B=float(self.hyper["b0"]) * torch.eye(self.dimension, dtype=torch.float64, device=self._device()),
-                      radius=float(self.hyper["radius"]), trial_s=None, last_s=None, last_y=None, updates=0, skipped_updates=0,
+                      radius=float(self.hyper["radius"]), trial_s=None, last_s=None, last_y=None, updates=0,
+                      skipped_updates=0,
                       rejected=0)
         return st
 
