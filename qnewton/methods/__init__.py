@@ -17,6 +17,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "qnewton.methods.newton",
     "qnewton.methods.torch_optim",
     "qnewton.methods.quasi_newton",
+    "qnewton.methods.naq",
 )
 
 for _module in BUILTIN_MODULES:
