@@ -39,22 +39,23 @@ def _spd(rng, n):
 
 
 @pytest.mark.parametrize("policy", ["classical-only", "quantum-only"])
-def test_factored_direction_solves_the_pi_damped_kronecker_system(rng, policy):
-    A, G = _spd(rng, 4), 3.0 * _spd(rng, 3)
-    index = rng.permutation(12).reshape(3, 4)  # any layout of the block vector
-    g = rng.standard_normal(12)
+@pytest.mark.parametrize("o, c", [(3, 4), (3, 1), (1, 4)])  # (3, 1): a bias block, A = [[1]]
+def test_factored_direction_solves_the_pi_damped_kronecker_system(rng, policy, o, c):
+    A, G = _spd(rng, c), 3.0 * _spd(rng, o)
+    index = rng.permutation(o * c).reshape(o, c)  # any layout of the block vector
+    g = rng.standard_normal(o * c)
     step = _step(policy)
     result = step.compute([None], [g], factors=[KroneckerSystem(A, G, index)], curvature="kfac", names=["fc"])
-    pi = np.sqrt((np.trace(A) / 4) / (np.trace(G) / 3))
+    pi = np.sqrt((np.trace(A) / c) / (np.trace(G) / o))
     gamma = np.sqrt(0.5)
-    K = np.kron(G + gamma / pi * np.eye(3), A + gamma * pi * np.eye(4))  # row-major layout of M (3 x 4)
+    K = np.kron(G + gamma / pi * np.eye(o), A + gamma * pi * np.eye(c))  # row-major layout of M (o x c)
     x_layout = np.linalg.solve(K, g[index.reshape(-1)])
-    expected = np.empty(12)
+    expected = np.empty(o * c)
     expected[index.reshape(-1)] = x_layout
     assert np.allclose(result.directions[0], expected, rtol=1e-10, atol=1e-12)
     assert [r["name"] for r in result.blocks] == ["fc.G", "fc.A"]
-    assert [r["n"] for r in result.blocks] == [3, 4]
-    assert [r["right_hand_sides"] for r in result.blocks] == [4, 3]
+    assert [r["n"] for r in result.blocks] == [o, c]
+    assert [r["right_hand_sides"] for r in result.blocks] == [c, o]
     assert all(r["curvature"] == "kfac" and r["block"] == "fc" for r in result.blocks)
     assert result.blocks[0]["damping"] == pytest.approx(gamma / pi)
     assert result.blocks[1]["damping"] == pytest.approx(gamma * pi)

@@ -280,7 +280,7 @@ class NewtonStep:
         t2 = time.perf_counter()
         if decision.solver == SolverKind.QUANTUM:
             solved = P
-            if rhs == 1:
+            if b.ndim == 1:
                 result = self.quantum_solver.solve(P, b, decision)
             else:
                 result = self._solve_columns(P, b, decision)
@@ -320,7 +320,7 @@ class NewtonStep:
             "indefinite_fix": json_ready(fix),
         }
         x = np.asarray(result.x, dtype=np.float64)
-        return (x.reshape(-1) if rhs == 1 else x.reshape(b.shape)), fields, decision, fix
+        return x.reshape(b.shape), fields, decision, fix
 
     def _solve_columns(self, P: np.ndarray, B: np.ndarray, decision: Any) -> Any:
         """The quantum solver run once per column of B (one solution state each), with the decision's
