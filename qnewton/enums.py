@@ -61,7 +61,11 @@ class BlockKind(StrEnum):
 class CurvatureKind(StrEnum):
     """Curvature matrices the Newton step can invert (`qnewton.curvature`)."""
 
-    HESSIAN = "hessian"
+    HESSIAN = "hessian"  # exact Hessian (torch.func)
+    GGN = "ggn"  # generalized Gauss-Newton J^T H_L J
+    EF = "ef"  # empirical Fisher (1/N) sum_n g_n g_n^T
+    MC_FISHER = "mc-fisher"  # Monte-Carlo Fisher, labels sampled from the model
+    KFAC = "kfac"  # Kronecker-factored A (x) G per Linear layer
 
 
 class QuantumSolverKind(StrEnum):

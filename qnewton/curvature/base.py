@@ -39,14 +39,56 @@ class Batch:
     loss_fn: LossFn = cross_entropy
 
 
+@dataclass(frozen=True)
+class KroneckerFactors:
+    """A block's curvature as a Kronecker product, K = G (x) A (K-FAC, `qnewton.curvature.kfac`).
+
+    The block vector v (length N) is laid out as a matrix M (out x cols) by `index`: M[o, j] =
+    v[index[o, j]] (for a Linear layer: M = [W | b], the weight's rows with the bias as the last
+    column). Then K v = vec(G M A) in that layout, because G and A are symmetric:
+    (G (x) A) vec_row(M) = vec_row(G M A^T). A: (cols x cols), the input factor; G: (out x out), the
+    output-gradient factor. Every entry of v appears exactly once in `index`."""
+
+    A: torch.Tensor
+    G: torch.Tensor
+    index: torch.Tensor
+
+    def as_matrix(self, v: torch.Tensor) -> torch.Tensor:
+        """The block vector v (N,) as the (out x cols) matrix M."""
+        return v[self.index]
+
+    def as_vector(self, M: torch.Tensor) -> torch.Tensor:
+        """Inverse of `as_matrix`."""
+        v = M.new_zeros(self.index.numel())
+        v[self.index.reshape(-1)] = M.reshape(-1)
+        return v
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """K v without forming K."""
+        return self.as_vector(self.G @ self.as_matrix(v) @ self.A)
+
+    def dense(self) -> torch.Tensor:
+        """K as a dense N x N matrix in block order (exactly symmetric)."""
+        idx = self.index.reshape(-1)
+        K = torch.kron(self.G, self.A)
+        H = K.new_zeros(idx.numel(), idx.numel())
+        H[idx[:, None], idx[None, :]] = K
+        return (H + H.T) * 0.5
+
+
 @dataclass
 class BlockCurvature:
-    """Loss value, gradient g (N,) and exactly symmetric curvature matrix H (N, N) of one block."""
+    """Loss value, gradient g (N,) and exactly symmetric curvature matrix H (N, N) of one block.
+
+    factors: None, or the Kronecker factors of a factored kind (K-FAC); then H is their dense
+    product, or None when the block is too large to form it (the Newton step then works on the
+    factors alone)."""
 
     block: Block
     loss: float
     g: torch.Tensor
-    H: torch.Tensor
+    H: torch.Tensor | None
+    factors: KroneckerFactors | None = None
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ scheduler policy.
 cost models (quantum: Jennings et al. query count x the per-query time model; classical: the
 model resolved once per run), the classical solver (Cholesky, LU fallback) and the quantum
 solver (the emulated QLSA, or Qiskit circuits with --quantum-solver circuit), the treatment of
-indefinite systems (--indefinite) and the readout (--readout, --readout-precision), which the
+indefinite systems (--indefinite), the curvature kind (--curvature) and the readout (--readout, --readout-precision), which the
 scheduler prices and the emulated QLSA draws as shot noise.
 """
 
@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 import torch
 
-from qnewton.enums import Policy, QuantumSolverKind
+from qnewton.curvature.base import Curvature
+from qnewton.curvature.registry import make_curvature
+from qnewton.enums import CurvatureKind, Policy, QuantumSolverKind
 from qnewton.methods.registry import MethodContext, MethodInfo
 from qnewton.newton.protocols import LinearSolver
 from qnewton.newton.scheduler import Scheduler
@@ -68,18 +70,26 @@ def newton_step(ctx: MethodContext, policy: Policy) -> NewtonStep:
     )
 
 
+def build_curvature(kind: str, dtype: torch.dtype) -> Curvature:
+    """The run's curvature kind (--curvature) in the run's dtype (--hessian-dtype): the exact Hessian
+    (chunked for large blocks), or the GGN, empirical Fisher, Monte-Carlo Fisher (1 label per
+    example, curvlinops' default seed) or K-FAC (type-2 factors, "expand") with their defaults."""
+    if kind == CurvatureKind.HESSIAN:
+        return make_curvature(kind, dtype=dtype, chunk_size="auto")
+    return make_curvature(kind, dtype=dtype)
+
+
 def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
     o = ctx.options
     dtype = torch.float64 if o["hessian_dtype"] == "float64" else torch.float32
-    from qnewton.curvature.registry import make_curvature
-
     return QNewton(ctx.model, newton_step(ctx, policy), lr=o["newton_lr"], blocks=ctx.blocks,
-                   curvature=make_curvature("hessian", dtype=dtype, chunk_size="auto"),
+                   curvature=build_curvature(o.get("curvature", "hessian"), dtype),
                    warmup_steps=o["sgd_steps"], warmup_lr=o["sgd_lr"], momentum=o["momentum"],
                    noise_seed=ctx.noise_seed)
 
 
-_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks")
+_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks",
+                   "curvature")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [

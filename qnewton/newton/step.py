@@ -61,6 +61,24 @@ Every block whose matrix a treatment changed carries `indefinite_fix` in its led
 in NewtonResult.indefinite_fixes. The factorization attempts are MEASURED in the
 regularize_prune stage, since they are part of preparing the system.
 
+Kronecker-factored blocks (`factors`, from the K-FAC curvature). A block whose curvature is
+K = G (x) A (A: c x c input factor, G: o x o output-gradient factor; the gradient g_B laid out as
+the o x c matrix M) is never formed or inverted whole. K + eps I is replaced by the product of
+two damped factors with the pi-damping split of Martens and Grosse (2015, Sec. 6.3):
+
+    pi  = sqrt((tr A / c) / (tr G / o)),   gamma = sqrt(eps)
+    R_A = A + pi gamma I,   R_G = G + (gamma / pi) I
+    x_B = vec(R_G^-1 M R_A^-1)         (R_G (x) R_A = K + eps I + gamma (pi I (x) G + A (x) I / pi))
+
+Each damped factor then goes through the same per-matrix pipeline as a Hessian block (treatment,
+sparsity, pruning, scheduling decision, solve): two decisions per block, each with its own N,
+kappa and sparsity, and each a ledger record (`factor` "G" or "A", `block`, `damping`, `pi`,
+`right_hand_sides`). R_G is solved against the c columns of M, then R_A against the o columns of
+(R_G^-1 M)^T; the scheduler prices a factor for that many right-hand sides (a quantum solver
+prepares one solution state per column) and the quantum solver runs once per column. The
+safeguard below applies to the combined x_B. The quantum solver's noise is reseeded from
+[*noise_seed, block, 0] for G and [*noise_seed, block, 1] for A.
+
 Safeguard (the last guard, after any treatment): -x_B must be a descent direction for the
 mini-batch loss, i.e. g_B . x_B > 0, and x_B must be finite. An emulated or circuit solver's error,
 or the treatment "none", can give a direction that fails this test. Such a block is recorded
@@ -113,6 +131,17 @@ class NewtonResult:
     safeguards: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     indefinite_fixes: int = 0
+
+
+@dataclass(frozen=True)
+class KroneckerSystem:
+    """A block's curvature as G (x) A (module docstring, "Kronecker-factored blocks"): A (c x c),
+    G (o x o) symmetric float64, and index (o x c) the block-vector position of each entry of the
+    gradient's matrix form M (M[i, j] = g[index[i, j]])."""
+
+    A: np.ndarray
+    G: np.ndarray
+    index: np.ndarray
 
 
 def exact_kappa(A: np.ndarray) -> float:
@@ -200,35 +229,150 @@ class NewtonStep:
         self.fallback_scale = float(fallback_scale)
         self.indefinite = str(indefinite)
 
-    def _treat(self, A: np.ndarray, *, unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def _treat(self, A: np.ndarray, *, unpruned: bool, shift: float | None = None) -> tuple[np.ndarray, dict[str, Any] | None]:
         """A made positive definite by this step's treatment, and what was done (None: unchanged).
-        Saddle-free applies to the unpruned R only; the pruned matrix is damped if pruning broke it."""
+        Saddle-free applies to the unpruned R only; the pruned matrix is damped if pruning broke it.
+        shift: the multiple of I that regularization added to A (default eps)."""
         if self.indefinite == "none":
             return A, None
         if unpruned and self.indefinite == "saddle-free":
             if is_positive_definite(A):
                 return A, None
-            fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps))
+            fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps if shift is None else shift))
             return fixed, {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}
         fixed, mu, attempts = damp_to_definite(A)
         if mu == 0.0:
             return A, None
         return fixed, {"method": "damping", "mu": mu, "attempts": attempts}
 
+    def _solve_system(
+        self,
+        R: np.ndarray,
+        b: np.ndarray,
+        stages: dict[str, float],
+        reseed: list[int] | None,
+        *,
+        shift: float | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any], Any, dict[str, Any] | None]:
+        """One regularized system R x = b through treat -> prune -> treat -> decide -> solve (module
+        docstring); b may hold k right-hand sides as columns, priced as k solves by the scheduler and
+        solved column by column by the quantum solver. Returns (x, ledger fields, decision, fix)."""
+        t0 = time.perf_counter()
+        R, fix_r = self._treat(R, unpruned=True, shift=shift)
+        d = choose_sparsity(R, self.sparsity)
+        pruned = d < R.shape[0]
+        P = symmetric_prune(R, d) if pruned else R
+        P, fix_p = self._treat(P, unpruned=False) if pruned else (P, None)
+        t1 = time.perf_counter()
+        stages["regularize_prune"] += t1 - t0
+        classical_matrix = P if (self.prune_classical or not pruned) else R
+        rhs = 1 if b.ndim == 1 else int(b.shape[1])
+        decision = self.scheduler.decide(
+            P, b, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix,
+            **({} if rhs == 1 else {"right_hand_sides": rhs}),
+        )
+        t2 = time.perf_counter()
+        kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
+        stages["kappa_estimate"] += kappa_s
+        stages["decision"] += max(0.0, (t2 - t1) - kappa_s)
+        if reseed is not None and isinstance(self.quantum_solver, Reseedable):
+            self.quantum_solver.reseed(reseed)
+        t2 = time.perf_counter()
+        if decision.solver == SolverKind.QUANTUM:
+            solved = P
+            if b.ndim == 1:
+                result = self.quantum_solver.solve(P, b, decision)
+            else:
+                result = self._solve_columns(P, b, decision)
+        else:
+            solved = classical_matrix
+            result = self.classical_solver.solve(classical_matrix, b)
+        t3 = time.perf_counter()
+        stages["solve"] += t3 - t2
+        # diagnostics for the ledger, outside every timed stage
+        kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None
+        fix = None
+        if fix_r is not None or fix_p is not None:
+            fix = {
+                "method": (fix_r or fix_p or {})["method"],
+                "mu": None if fix_r is None else fix_r["mu"],
+                "mu_pruned": None if fix_p is None else fix_p["mu"],
+                "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
+            }
+        fields = {
+            "n": int(P.shape[0]),
+            "sparsity": int(d),
+            "kappa_estimate": json_ready(decision.kappa),
+            "log_kappa_estimate": json_ready(decision.log_kappa),
+            "kappa_method": decision.kappa_method,
+            "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
+            "kappa_exact_of": "R" if solved is R else "P",
+            "quantum_seconds_model": json_ready(decision.quantum_seconds),
+            "classical_seconds_model": json_ready(decision.classical_seconds),
+            "classical_priced_on": "R" if classical_matrix is R else "P",
+            "expected_queries": json_ready(decision.expected_queries),
+            "decision": decision.solver,
+            "reason": decision.reason,
+            "solver": result.method,
+            "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
+            "solve_measured_seconds": float(result.measured_seconds),
+            "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
+            "indefinite_fix": json_ready(fix),
+        }
+        x = np.asarray(result.x, dtype=np.float64)
+        return x.reshape(b.shape), fields, decision, fix
+
+    def _solve_columns(self, P: np.ndarray, B: np.ndarray, decision: Any) -> Any:
+        """The quantum solver run once per column of B (one solution state each), with the decision's
+        cost split evenly over the columns; MEASURED and MODELED seconds summed."""
+        from dataclasses import replace
+
+        k = B.shape[1]
+        per = replace(decision, quantum_seconds=decision.quantum_seconds / k,
+                      readout_seconds=decision.readout_seconds / k, expected_queries=decision.expected_queries / k)
+        results = [self.quantum_solver.solve(P, B[:, j], per) for j in range(k)]
+        first = results[0]
+        return type(first)(
+            x=np.stack([np.asarray(r.x, dtype=np.float64).reshape(-1) for r in results], axis=1),
+            method=first.method,
+            kind=first.kind,
+            measured_seconds=float(sum(r.measured_seconds for r in results)),
+            modeled_quantum_seconds=float(sum(r.modeled_quantum_seconds for r in results)),
+            info={"right_hand_sides": k, "first_column": first.info},
+        )
+
+    def _safeguard(self, g: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float, str | None]:
+        """(direction, g.x, reason or None): x itself if finite with g.x > 0, else fallback_scale * g."""
+        gx = float(g @ x) if np.all(np.isfinite(x)) else math.nan
+        safeguard = None
+        if not np.all(np.isfinite(x)):
+            safeguard = "non-finite direction"
+        elif not gx > 0:
+            safeguard = f"not a descent direction (g.x = {gx:.3e} <= 0)"
+        if safeguard is not None:
+            x = self.fallback_scale * g
+        return x, gx, safeguard
+
     def compute(
         self,
-        hessians: list[np.ndarray],
+        hessians: list[np.ndarray | None],
         gradients: list[np.ndarray],
         *,
         noise_seed: Sequence[int] | None = None,
         names: list[str] | None = None,
+        curvature: str | None = None,
+        factors: list[KroneckerSystem | None] | None = None,
     ) -> NewtonResult:
-        """Newton directions x_B for every block (H_B, g_B), one ledger record per block, and the
+        """Newton directions x_B for every block (H_B, g_B), one ledger record per inversion, and the
         MEASURED seconds of the stages regularize_prune (with the indefinite treatment),
         kappa_estimate, decision and solve (module docstring). With `noise_seed`, a reseedable
         quantum solver restarts its noise stream from [*noise_seed, i] before block i, so a step's
         noise depends only on the seed, never on what ran before it (runs and resumed runs repeat
-        bit for bit)."""
+        bit for bit).
+
+        curvature: the name of the curvature kind the matrices come from, written into every record.
+        factors: per block None, or a `KroneckerSystem`; such a block is solved through its two
+        factors (`factored_direction`: two inversions, two records, H_B unused and may be None)."""
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0
@@ -238,83 +382,70 @@ class NewtonStep:
         fixes = 0
         for index, (H, g) in enumerate(zip(hessians, gradients)):
             g = np.asarray(g, dtype=np.float64).reshape(-1)
-            t0 = time.perf_counter()
+            name = names[index] if names else str(index)
+            system = factors[index] if factors else None
+            if system is not None:
+                x, block_records = self.factored_direction(system, g, stages, noise_seed=noise_seed, index=index)
+                x, gx, safeguard = self._safeguard(g, x)
+                safeguards += safeguard is not None
+                fixes += any(r["indefinite_fix"] is not None for r in block_records)
+                for record in block_records:
+                    counts[record["decision"]] += 1
+                    modeled += float(record["modeled_quantum_seconds"])
+                    records.append({"name": f"{name}.{record['factor']}", "block": name, "curvature": curvature,
+                                    **record, "g_dot_x": json_ready(gx), "safeguard": safeguard})
+                directions.append(x)
+                continue
             R = regularize(H, self.eps)
-            R, fix_r = self._treat(R, unpruned=True)
-            d = choose_sparsity(R, self.sparsity)
-            pruned = d < R.shape[0]
-            P = symmetric_prune(R, d) if pruned else R
-            P, fix_p = self._treat(P, unpruned=False) if pruned else (P, None)
-            t1 = time.perf_counter()
-            stages["regularize_prune"] += t1 - t0
-            classical_matrix = P if (self.prune_classical or not pruned) else R
-            decision = self.scheduler.decide(
-                P, g, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix
-            )
-            t2 = time.perf_counter()
-            kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
-            stages["kappa_estimate"] += kappa_s
-            stages["decision"] += max(0.0, (t2 - t1) - kappa_s)
-            if noise_seed is not None and isinstance(self.quantum_solver, Reseedable):
-                self.quantum_solver.reseed([*noise_seed, index])
-            t2 = time.perf_counter()
-            if decision.solver == SolverKind.QUANTUM:
-                solved = P
-                result = self.quantum_solver.solve(P, g, decision)
-            else:
-                solved = classical_matrix
-                result = self.classical_solver.solve(classical_matrix, g)
-            t3 = time.perf_counter()
-            stages["solve"] += t3 - t2
-            # diagnostics for the ledger, outside every timed stage
-            kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None
+            reseed = None if noise_seed is None else [*noise_seed, index]
+            x, fields, decision, fix = self._solve_system(R, g, stages, reseed)
             counts[decision.solver] += 1
-            modeled += float(result.modeled_quantum_seconds)
-            fix = None
-            if fix_r is not None or fix_p is not None:
-                fixes += 1
-                fix = {
-                    "method": (fix_r or fix_p or {})["method"],
-                    "mu": None if fix_r is None else fix_r["mu"],
-                    "mu_pruned": None if fix_p is None else fix_p["mu"],
-                    "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
-                }
-            x = np.asarray(result.x, dtype=np.float64).reshape(-1)
-            gx = float(g @ x) if np.all(np.isfinite(x)) else math.nan
-            safeguard = None
-            if not np.all(np.isfinite(x)):
-                safeguard = "non-finite direction"
-            elif not gx > 0:
-                safeguard = f"not a descent direction (g.x = {gx:.3e} <= 0)"
-            if safeguard is not None:
-                safeguards += 1
-                x = self.fallback_scale * g
+            modeled += float(fields["modeled_quantum_seconds"])
+            fixes += fix is not None
+            x, gx, safeguard = self._safeguard(g, x)
+            safeguards += safeguard is not None
             directions.append(x)
-            records.append(
-                {
-                    "name": names[index] if names else str(index),
-                    "n": int(P.shape[0]),
-                    "sparsity": int(d),
-                    "kappa_estimate": json_ready(decision.kappa),
-                    "log_kappa_estimate": json_ready(decision.log_kappa),
-                    "kappa_method": decision.kappa_method,
-                    "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
-                    "kappa_exact_of": "R" if solved is R else "P",
-                    "quantum_seconds_model": json_ready(decision.quantum_seconds),
-                    "classical_seconds_model": json_ready(decision.classical_seconds),
-                    "classical_priced_on": "R" if classical_matrix is R else "P",
-                    "expected_queries": json_ready(decision.expected_queries),
-                    "decision": decision.solver,
-                    "reason": decision.reason,
-                    "solver": result.method,
-                    "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
-                    "solve_measured_seconds": float(result.measured_seconds),
-                    "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
-                    "indefinite_fix": json_ready(fix),
-                    "g_dot_x": json_ready(gx),
-                    "safeguard": safeguard,
-                }
-            )
+            records.append({"name": name, **fields, "curvature": curvature, "g_dot_x": json_ready(gx),
+                            "safeguard": safeguard})
         return NewtonResult(directions, records, stages, modeled, counts, safeguards,
                             extra={"indefinite": self.indefinite, "indefinite_fixes": fixes},
                             indefinite_fixes=fixes)
+
+    def factored_direction(
+        self,
+        system: KroneckerSystem,
+        g: np.ndarray,
+        stages: dict[str, float],
+        *,
+        noise_seed: Sequence[int] | None = None,
+        index: int = 0,
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """x = (G (x) A + damping)^-1 g through the two factors (module docstring, "Kronecker-factored
+        blocks"): with pi = sqrt((tr A / dim A) / (tr G / dim G)) and gamma = sqrt(eps),
+
+            R_A = A + pi gamma I,   R_G = G + (gamma / pi) I,   X = R_G^-1 M R_A^-1,
+
+        M the gradient in the factors' matrix layout. Each factor is one decision (its own N, kappa,
+        sparsity, solver), priced for its number of right-hand sides. Returns x in block order and
+        the two ledger records (G first, then A)."""
+        A, G = system.A, system.G
+        gamma = math.sqrt(self.eps)
+        mean_a = float(np.trace(A)) / A.shape[0]
+        mean_g = float(np.trace(G)) / G.shape[0]
+        pi = math.sqrt(mean_a / mean_g) if mean_a > 0 and mean_g > 0 and math.isfinite(mean_a / mean_g) else 1.0
+        t0 = time.perf_counter()
+        shift_g, shift_a = gamma / pi, gamma * pi
+        R_G = G + shift_g * np.eye(G.shape[0])
+        R_A = A + shift_a * np.eye(A.shape[0])
+        M = g[system.index]
+        stages["regularize_prune"] += time.perf_counter() - t0
+        records = []
+        seed_g = None if noise_seed is None else [*noise_seed, index, 0]
+        Y, fields_g, _, _ = self._solve_system(R_G, M, stages, seed_g, shift=shift_g)
+        seed_a = None if noise_seed is None else [*noise_seed, index, 1]
+        Xt, fields_a, _, _ = self._solve_system(R_A, np.ascontiguousarray(Y.T), stages, seed_a, shift=shift_a)
+        for factor, fields, shift, rhs in (("G", fields_g, shift_g, M.shape[1]), ("A", fields_a, shift_a, M.shape[0])):
+            records.append({"factor": factor, **fields, "damping": shift, "pi": pi, "right_hand_sides": int(rhs)})
+        x = np.empty_like(g)
+        x[system.index.reshape(-1)] = Xt.T.reshape(-1)
+        return x, records

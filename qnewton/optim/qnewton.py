@@ -7,8 +7,11 @@ call `step(closure)`. Each parameter group is one curvature block (`qnewton.curv
 - the first `warmup_steps` steps are plain SGD (paper Sec. IV-B: K steps of SGD before Newton),
   at `warmup_lr` with `momentum`, through an inner `torch.optim.SGD`;
 - later steps compute per block the gradient g_B and the curvature H_B (`curvature`, default the
-  exact Hessian), hand them to a `qnewton.newton.NewtonStep` (regularize, prune, kappa, schedule,
-  solve, safeguard) and apply theta_B <- theta_B - lr x_B (Algorithm 2 line 17);
+  exact Hessian; any kind of `qnewton.curvature.CURVATURES`), hand them to a
+  `qnewton.newton.NewtonStep` (regularize, prune, kappa, schedule, solve, safeguard) and apply
+  theta_B <- theta_B - lr x_B (Algorithm 2 line 17). A block with Kronecker factors (K-FAC) goes
+  to the step as its two factors, which are inverted separately (two decisions per block); every
+  ledger record names the curvature kind that priced it;
 - a non-finite loss, gradient or curvature skips the update (recorded in the step report).
 
 The emulated QLSA's noise is reseeded per step and block from `noise_seed` + [step, block], so
@@ -33,8 +36,13 @@ from qnewton.curvature.blocks import Block, make_blocks
 from qnewton.curvature.registry import make_curvature
 from qnewton.enums import BlockKind, SolverKind
 from qnewton.errors import UsageError
-from qnewton.newton.step import NewtonStep
+from qnewton.newton.step import KroneckerSystem, NewtonStep
 from qnewton.optim.step_report import StepReport, empty_stages, gradient_step
+
+
+def _finite(t: torch.Tensor | None) -> bool:
+    """True for None (a factored block without its dense matrix) or an all-finite tensor."""
+    return t is None or bool(torch.isfinite(t).all())
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -74,6 +82,9 @@ class QNewton(Optimizer):
             raise UsageError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
         self.blocks: list[Block] = make_blocks(model, blocks) if isinstance(blocks, str) else list(blocks)
         self.curvature: Curvature = make_curvature(curvature) if isinstance(curvature, str) else curvature
+        check_blocks = getattr(self.curvature, "check_blocks", None)
+        if check_blocks is not None:  # e.g. K-FAC: every block must be one Linear layer
+            check_blocks(model, self.blocks)
         params = dict(model.named_parameters())
         groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.blocks]
         super().__init__(groups, {"lr": lr})
@@ -132,13 +143,19 @@ class QNewton(Optimizer):
         with torch.enable_grad():
             curv = self.curvature(self.model, closure.batch, self.blocks)
         seconds["hessian"] = time.perf_counter() - t1
-        if not all(math.isfinite(c.loss) and bool(torch.isfinite(c.H).all()) and bool(torch.isfinite(c.g).all())
-                   for c in curv):
+        if not all(math.isfinite(c.loss) and _finite(c.H) and bool(torch.isfinite(c.g).all())
+                   and (c.factors is None or (_finite(c.factors.A) and _finite(c.factors.G))) for c in curv):
             report.skipped = "non-finite Hessian or gradient"
             return report, loss
         noise = None if self.noise_seed is None else [*self.noise_seed, index]
-        result = self.newton_step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv],
-                                          noise_seed=noise, names=[b.name for b in self.blocks])
+        factored = [None if c.factors is None else
+                    KroneckerSystem(c.factors.A.double().numpy(), c.factors.G.double().numpy(),
+                                    c.factors.index.numpy()) for c in curv]
+        result = self.newton_step.compute(
+            [None if c.factors is not None else c.H.double().numpy() for c in curv],
+            [c.g.double().numpy() for c in curv], noise_seed=noise, names=[b.name for b in self.blocks],
+            curvature=str(getattr(self.curvature, "kind", type(self.curvature).__name__)),
+            factors=factored if any(f is not None for f in factored) else None)
         for key, value in result.measured_seconds.items():
             seconds[key] += value
         t2 = time.perf_counter()

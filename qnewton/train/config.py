@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from qnewton.enums import CurvatureKind, choices
 from qnewton.errors import UsageError
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
@@ -93,7 +94,12 @@ class TrainConfig:
     # curvature and preparation
     blocks: BlocksName = _opt("tensor", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
                               "tensor (each parameter tensor)", get_args(BlocksName))
-    hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation", get_args(DTypeName))
+    curvature: str = _opt("hessian", "curvature matrix the Newton methods invert per block: hessian (exact), ggn "
+                          "(generalized Gauss-Newton), ef (empirical Fisher), mc-fisher (Monte-Carlo Fisher, one "
+                          "sampled label per example), kfac (Kronecker factors A (x) G per Linear layer, each factor "
+                          "inverted and scheduled on its own; needs --blocks layer or tensor); see docs/curvature.md",
+                          choices(CurvatureKind))
+    hessian_dtype: DTypeName = _opt("float64", "dtype of the curvature computation", get_args(DTypeName))
     eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
     sparsity: str = _opt("offdiag-mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
                          "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
@@ -189,6 +195,9 @@ class TrainConfig:
         _check_bool(self.stop_at_target, "stop_at_target")
         _check_int(self.eval_every, "eval_every", 1)
         _check_float(self.eps, "eps", 0.0, math.inf)
+        if self.curvature == CurvatureKind.KFAC and self.blocks == "full":
+            raise UsageError("curvature: kfac needs one block per Linear layer (--blocks layer or tensor), got "
+                             "--blocks full")
         _check_str(self.sparsity, "sparsity")
         _check_sparsity(self.sparsity)
         _check_bool(self.prune_classical, "prune_classical")
