@@ -131,3 +131,13 @@ def test_list_methods_shows_hyper_parameters(capsys, tunable_method):
     out = capsys.readouterr().out
     assert "tunable-toy" in out and "--method-options: lr=0.05, memory=3, nesterov=False" in out
     assert "train options: --sgd-lr, --momentum" in out
+
+
+def test_an_optimizer_refusing_the_model_writes_nothing(tmp_path, capsys, monkeypatch):
+    """Every optimizer is built on a throwaway model before the run folder is touched: a dense
+    quasi-Newton matrix over the size limit is one line, not a half-made run."""
+    monkeypatch.setenv("QNEWTON_MAX_MATRIX_ELEMENTS", "1000")
+    assert main(["train", "--runs-dir", str(tmp_path / "runs"), "--method", "sgd,naq", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("qnewton train: error: method: naq:") and "limit" in err, err
+    assert not (tmp_path / "runs").exists()

@@ -92,19 +92,18 @@ def run_training(config: TrainConfig, *, run_dir: Path | None = None, quiet: boo
 
 
 def check_method_options(config: TrainConfig, data: Dataset, *, classical_model: Any, query_time: Any) -> None:
-    """Build the optimizer of every method that `--method-options` touches on a throwaway model, so
-    that an out-of-range value (the optimizer's ValueError) is one line before anything is written."""
-    if not config.method_options.strip():
-        return
+    """Build every method's optimizer on a throwaway model before anything is written, so that a
+    hyper-parameter the optimizer refuses (an out-of-range `--method-options` value) or a model it
+    cannot handle (a dense quasi-Newton matrix over the size limit) is one line, not a half-made
+    run folder. Building an optimizer allocates its state lazily, so this is cheap."""
     for method in config.methods():
         ctx = method_context(config, method, build_model(config, data), classical_model=classical_model,
                              query_time=query_time)
-        if dict(ctx.hyper) == dict(get_method(method).defaults):
-            continue
         try:
             build_optimizer(method, ctx)
         except ValueError as exc:
-            raise UsageError(f"method_options: {method}: {exc}") from None
+            field = "method_options" if dict(ctx.hyper) != dict(get_method(method).defaults) else "method"
+            raise UsageError(f"{field}: {method}: {exc}") from None
 
 
 def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, resume: bool, overwrite: bool,
