@@ -51,7 +51,7 @@ TUNED_WITH = {"sgd": "sgd", "newton": "classical"}
 
 #: Default validation grids of the peer methods (see the module docstring).
 DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
-    "sgd": {"sgd_lr": (0.03, 0.1, 0.3, 1.0)},
+    "sgd": {"sgd_lr": (0.1, 0.3, 1.0, 2.0, 4.0)},
     "momentum": {"lr": (0.01, 0.03, 0.1, 0.3)},
     "nesterov": {"lr": (0.01, 0.03, 0.1, 0.3)},
     "adagrad": {"lr": (0.01, 0.03, 0.1, 0.3)},
@@ -62,6 +62,19 @@ DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "ncg": {"lr": (0.3, 1.0)},
     "slimqn": {"lr": (0.03, 0.1, 0.3)},
     "classical": {"newton_lr": (0.5, 1.0), "eps": (0.1, 1.0)},
+    # the NAQ family (paper 004): full-batch forms take an Armijo line search from alpha = 1, so
+    # their momentum mu is what is tuned; the online forms' step size alpha is tuned instead
+    "naq": {"mu": (0.5, 0.8, 0.9)},
+    "moq": {"mu": (0.5, 0.8, 0.9)},
+    "mnaq": {"mu": (0.5, 0.8, 0.9)},
+    "lnaq": {"mu": (0.5, 0.8, 0.9)},
+    "lmoq": {"mu": (0.5, 0.8, 0.9)},
+    "onaq": {"alpha": (0.1, 0.5, 1.0)},
+    "omoq": {"alpha": (0.1, 0.5, 1.0)},
+    "olnaq": {"alpha": (0.1, 0.5, 1.0)},
+    "olmoq": {"alpha": (0.1, 0.5, 1.0)},
+    "asnaq": {"alpha": (0.1, 0.5, 1.0)},
+    "sr1n": {"radius": (0.3, 1.0, 3.0)},
 }
 #: The grid of a method with an ``lr`` hyper-parameter and no grid of its own.
 LR_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
