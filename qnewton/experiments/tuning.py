@@ -52,13 +52,13 @@ TUNED_WITH = {"sgd": "sgd", "newton": "classical"}
 #: Default validation grids of the peer methods (see the module docstring).
 DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "sgd": {"sgd_lr": (0.1, 0.3, 1.0, 2.0, 4.0)},
-    "momentum": {"lr": (0.01, 0.03, 0.1, 0.3)},
+    "momentum": {"lr": (0.03, 0.1, 0.3, 1.0)},
     "nesterov": {"lr": (0.01, 0.03, 0.1, 0.3)},
     "adagrad": {"lr": (0.01, 0.03, 0.1, 0.3)},
     "rmsprop": {"lr": (3e-4, 1e-3, 3e-3, 1e-2)},
-    "adam": {"lr": (1e-3, 3e-3, 1e-2, 3e-2)},
+    "adam": {"lr": (3e-3, 1e-2, 3e-2, 1e-1)},
     "lbfgs": {"lr": (0.1, 0.3, 1.0)},
-    "bfgs": {"lr": (0.3, 1.0)},  # the line search's first trial step
+    "bfgs": {"lr": (0.1, 0.3, 1.0)},  # the line search's first trial step
     "ncg": {"lr": (0.3, 1.0)},
     "slimqn": {"lr": (0.03, 0.1, 0.3)},
     "classical": {"newton_lr": (0.5, 1.0), "eps": (0.1, 1.0)},
