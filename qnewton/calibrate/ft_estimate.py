@@ -41,6 +41,11 @@ QUBIT_MODELS: tuple[str, ...] = ("qubit_gate_ns_e3", "qubit_gate_ns_e4", "qubit_
 QEC_SCHEMES: tuple[str, ...] = ("surface_code", "floquet_code")
 #: Largest count the estimator takes (its counters are unsigned 64-bit).
 MAX_COUNT = 2**63 - 1
+#: Largest number of non-Clifford gates and measurements (T + CCZ + CCiX + rotations +
+#: measurements) we hand to the estimator: qdk 1.33 answered up to a few 1e17 in a fraction of a
+#: second but never returned for 1e18 Toffolis on 40 qubits. Larger runs are priced by
+#: `qnewton.calibrate.ft_query_time` from a run at this size (and say so).
+MAX_OPERATIONS = 2 * 10**16
 
 _COUNT_FIELDS = ("numQubits", "tCount", "rotationCount", "rotationDepth", "cczCount", "ccixCount", "measurementCount")
 
@@ -143,7 +148,16 @@ def _check_counts(counts: Mapping[str, int]) -> dict[str, int]:
         out[key] = v
     if out["numQubits"] < 1:
         raise UsageError("logical counts: numQubits must be >= 1")
+    ops = operations(out)
+    if ops > MAX_OPERATIONS:
+        raise UsageError(f"logical counts: {ops:.3e} non-Clifford gates and measurements exceed the {MAX_OPERATIONS:.0e} "
+                         "we hand to the resource estimator")
     return out
+
+
+def operations(counts: Mapping[str, int]) -> int:
+    """T + CCZ + CCiX + rotations + measurements of logical counts (what MAX_OPERATIONS bounds)."""
+    return sum(int(counts.get(k, 0)) for k in ("tCount", "cczCount", "ccixCount", "rotationCount", "measurementCount"))
 
 
 def raw_estimate(counts: Mapping[str, int], qubit_model: str, qec_scheme: str, error_budget: float) -> dict[str, Any]:

@@ -11,6 +11,8 @@ the solver at (N, d, kappa, eps, alpha) is priced as follows:
 3. the logical counts of a run of Q_b queries (`qnewton.costs.ft_logical.solve_counts_for_queries`:
    Toffolis, rotations, measurements, logical qubits) go to the estimator
    (`qnewton.calibrate.ft_estimate.estimate_counts`): physical qubits, code distance, runtime;
+   (a run beyond `ft_estimate.MAX_OPERATIONS` gates is priced from the longest grid run within
+   it, flagged `extrapolated`);
 4. the per-query time is runtime(Q_b) / Q_b. The cost model multiplies it by the expected
    queries Q* / (0.39 - 0.201 eps), so the solve time is (Q* / Q_b) x runtime / p: the expected
    number of runs times the time of one.
@@ -28,7 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from qnewton.calibrate.ft_estimate import PhysicalEstimate, describe, estimate_counts
+from qnewton.calibrate.ft_estimate import MAX_OPERATIONS, PhysicalEstimate, describe, estimate_counts, operations
 from qnewton.calibrate.profiles import CalibrationProfile, FaultTolerantSpec
 from qnewton.costs.ft_logical import SolveLogicalCounts, solve_counts_for_queries
 from qnewton.costs.quantum import check_alpha, check_epsilon, check_kappa, query_count
@@ -48,12 +50,18 @@ def priced_queries(q: float) -> int:
 
 @dataclass(frozen=True)
 class FaultTolerantSolve:
-    """One priced run: the logical counts of Q_b queries and their physical estimate (MODELED)."""
+    """One priced run: the logical counts of Q_b queries and their physical estimate (MODELED).
+
+    extrapolated: the run was too long to hand to the estimator (`ft_estimate.MAX_OPERATIONS`);
+    Q_b is then the longest grid run within the limit and the per-query time, code distance and
+    physical qubits are those of that shorter run (a lower bound: a longer run needs a code
+    distance at least as large)."""
 
     query_count: float
     priced_queries: int
     counts: SolveLogicalCounts
     physical: PhysicalEstimate
+    extrapolated: bool = False
 
     @property
     def seconds_per_query(self) -> float:
@@ -74,6 +82,7 @@ class FaultTolerantSolve:
             "ft_run_seconds": p.runtime_seconds,
             "ft_logical_cycle_seconds": p.logical_cycle_seconds,
             "ft_t_factories": p.t_factories,
+            "ft_extrapolated": self.extrapolated,
         }
 
 
@@ -111,9 +120,17 @@ class FaultTolerantQueryTimeModel:
             raise UsageError(f"kappa: the query count is infinite at kappa = {kappa!r}")
         qb = priced_queries(q)
         counts = solve_counts_for_queries(n, sparsity, qb, self.spec.logical_model)
+        extrapolated = False
+        if operations(counts.to_estimator()) > MAX_OPERATIONS:
+            one = operations(solve_counts_for_queries(n, sparsity, 1, self.spec.logical_model).to_estimator())
+            cap = 2.0 ** (math.floor(QUERY_GRID * math.log2(max(MAX_OPERATIONS // one, 1))) / QUERY_GRID)
+            qb = max(1, int(cap))
+            counts = solve_counts_for_queries(n, sparsity, qb, self.spec.logical_model)
+            extrapolated = True
         physical = estimate_counts(counts.to_estimator(), self.spec.qubit_model, self.spec.qec_scheme,
                                    self.spec.error_budget)
-        return FaultTolerantSolve(query_count=q, priced_queries=qb, counts=counts, physical=physical)
+        return FaultTolerantSolve(query_count=q, priced_queries=qb, counts=counts, physical=physical,
+                                  extrapolated=extrapolated)
 
     def seconds_per_solve_query(self, n: int, sparsity: int, *, kappa: float, epsilon: float,
                                 alpha: float | None = None) -> float:

@@ -22,7 +22,8 @@ quoted, as 4 T gates (Jones 2013, measurement-assisted Toffoli). Costs per primi
   Toffolis and w (k - 1) extra qubits, k chosen to minimise the Toffolis (Low, Kliuchnikov,
   Schaeffer 2018, arXiv:1812.00954; Berry, Gidney, Motta, McClean, Babbush 2019, App. A).
 * erasing a lookup's output by X-basis measurement and phase fix-up: ceil(L / k) + k Toffolis,
-  k the power of two nearest sqrt(L) (Berry et al. 2019, App. C).
+  k the power of two minimising it (about sqrt(L); Berry et al. 2019, App. C).
+* a lookup of a single entry is a constant and costs no Toffolis.
 * uniform superposition over d values (d not a power of two): one round of amplitude
   amplification on an m-bit inequality test (Babbush et al. 2018, Sec. III.D); we charge three
   m-bit tests, 3 m Toffolis (0 when d is a power of two: Hadamards only).
@@ -137,18 +138,19 @@ def qroam_toffolis(entries: int, width: int) -> int:
     """Toffolis of a select-swap lookup: ceil(L / k) + w (k - 1) at the best k (Low et al. 2018;
     Berry et al. 2019, App. A)."""
     L, w = _count("entries", entries), _count("width", width)
+    if L == 1:
+        return 0  # a constant: written with Cliffords
     k = qroam_block(L, w)
     return -(-L // k) + w * (k - 1)
 
 
 def erase_toffolis(entries: int) -> int:
-    """Toffolis of erasing a lookup's output by measurement: ceil(L / k) + k, k the power of two
-    nearest sqrt(L) (Berry et al. 2019, App. C); 0 for a single entry."""
+    """Toffolis of erasing a lookup's output by measurement: min over powers of two k of
+    ceil(L / k) + k (Berry et al. 2019, App. C); 0 for a single entry."""
     L = _count("entries", entries)
     if L == 1:
         return 0
-    k = 2 ** max(0, round(math.log2(math.sqrt(L))))
-    return -(-L // k) + k
+    return min(-(-L // k) + k for k in _powers_of_two(L))
 
 
 def uniform_toffolis(d: int) -> int:
