@@ -192,17 +192,31 @@ def cache_info() -> Any:
     return _cached.cache_info()
 
 
+#: Gates a circuit is rewritten into before the estimator's Qiskit entry point reads it.
+CIRCUIT_BASIS = ("rz", "ry", "rx", "h", "x", "y", "z", "s", "sdg", "t", "tdg", "cx", "cz", "ccx", "measure")
+
+
 def estimate_circuit(circuit: Any, qubit_model: str, qec_scheme: str, error_budget: float) -> tuple[PhysicalEstimate, dict[str, int]]:
-    """(physical estimate, the estimator's logical counts) of a Qiskit circuit, through the qdk
-    Qiskit entry point (`qdk.qiskit.estimate`), which transpiles to its own gate set and counts
-    T gates, rotations (synthesised by the estimator) and measurements itself."""
+    """(physical estimate, the estimator's logical counts) of a Qiskit circuit.
+
+    The circuit is first rewritten by Qiskit's transpiler into `CIRCUIT_BASIS` (no coupling map,
+    optimization level 1) and copied onto fresh virtual qubits: the estimator's own translation
+    rejects some of our composite gates (the QPE box of HHL comes out on "hardware" qubits). The
+    estimator (`qdk.qiskit.estimate`) then counts T gates, arbitrary rotations (which it
+    synthesises from T gates), CCZs and measurements itself."""
     params = estimator_params(qubit_model, qec_scheme, error_budget)
+    from qiskit import QuantumCircuit, transpile
+
+    lowered = transpile(circuit, basis_gates=list(CIRCUIT_BASIS), optimization_level=1)
+    fresh = QuantumCircuit(lowered.num_qubits, lowered.num_clbits)
+    fresh.compose(lowered, qubits=range(lowered.num_qubits), clbits=range(lowered.num_clbits), inplace=True)
     from qdk.estimator import EstimatorError
-    from qdk.qiskit import estimate
+    from qdk.qiskit import QasmError, estimate
 
     try:
-        result = dict(estimate(circuit, params))
-    except EstimatorError as exc:
-        raise UsageError(f"resource estimator ({qubit_model}, {qec_scheme}): {exc}") from None
+        result = dict(estimate(fresh, params))
+    except (EstimatorError, QasmError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"resource estimator ({qubit_model}, {qec_scheme}): {first}") from None
     logical = {k: int(v) for k, v in dict(result.get("logicalCounts", {})).items() if isinstance(v, (int, float))}
     return from_result(result, qubit_model, qec_scheme, error_budget), logical

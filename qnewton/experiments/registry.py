@@ -20,6 +20,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "fig5-cost-scaling": ("fig5_cost_scaling", "Fig. 5", "Classical and quantum solver cost against kappa and against sparsity d"),
     "fig6-row-sparsity": ("fig6_row_sparsity", "Fig. 6", "Histograms of the p%-sparsity of Hessian rows at step 0 and step 10"),
     "fig8-regularization": ("fig8_regularization", "Fig. 8", "Final accuracy and kappa against the regularization coefficient"),
+    "ft-crossover": ("ft_crossover", "Sec. IV-C / Fig. 5 / Table III", "Quantum solve on error-corrected hardware (qdk resource estimator) against LU / CG: crossovers, qubits"),
     "readout-cost": ("readout_cost", "Table III + Sec. IV-E", "Table III with SWAP-test readout priced in: does the quantum advantage survive?"),
 }
 
