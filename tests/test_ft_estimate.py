@@ -102,3 +102,18 @@ def test_ft_estimate_is_the_only_importer_of_qdk() -> None:
     pattern = re.compile(r"^\s*(import\s+(qdk|qsharp)\b|from\s+(qdk|qsharp)\b)", re.MULTILINE)
     importers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "qnewton").rglob("*.py") if pattern.search(p.read_text()))
     assert importers == ["qnewton/calibrate/ft_estimate.py"]
+
+
+def test_circuit_entry_point_counts_a_small_circuit() -> None:
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.ccx(0, 1, 2)
+    qc.t(1)
+    qc.rz(0.123, 2)
+    est, logical = ft_estimate.estimate_circuit(qc, "qubit_gate_ns_e3", "surface_code", 1e-3)
+    assert logical["numQubits"] == 3
+    assert logical["cczCount"] + logical["ccixCount"] == 1 or logical["tCount"] >= 7
+    assert logical["rotationCount"] == 1
+    assert est.physical_qubits > 0 and est.code_distance >= 3

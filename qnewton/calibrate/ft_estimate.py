@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -214,7 +215,9 @@ def estimate_circuit(circuit: Any, qubit_model: str, qec_scheme: str, error_budg
     from qdk.qiskit import QasmError, estimate
 
     try:
-        result = dict(estimate(fresh, params))
+        with warnings.catch_warnings():  # qdk 1.33 marks this entry point deprecated in favour of qdk.qre
+            warnings.simplefilter("ignore", DeprecationWarning)
+            result = dict(estimate(fresh, params))
     except (EstimatorError, QasmError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"resource estimator ({qubit_model}, {qec_scheme}): {first}") from None
