@@ -324,7 +324,7 @@ def plot(p: Params, tables: Tables, out: Path) -> list[Path]:
 EXPERIMENT = Experiment(
     name="ft-crossover",
     title="Quantum solve on error-corrected hardware against classical LU / CG: crossovers in N and kappa",
-    paper="Sec. IV-C / Fig. 5 / Table III, priced with error correction",
+    paper="Sec. IV-C / Fig. 5 / Table III",
     params_type=Params,
     tables=(
         TableSpec("curves", ("sweep", "solver", "model", "x"), "MODELED seconds per solve along each sweep",
