@@ -15,7 +15,8 @@ Tables:
   with physical qubits and code distance of each quantum point;
 * ``crossovers``: where R_q = R_c along each sweep (log-linear interpolation between points);
 * ``per_query``: each profile's effective per-query time at one reference point, and how many
-  orders of magnitude it lies above the paper's 1e-18 s;
+  orders of magnitude it lies above the paper's 1e-18 s, with the profile's oracle and with the
+  stored-entry oracles (`oracles`: an unstructured Hessian loaded by lookups);
 * ``methods``: a Table III-like projection. A short classical-only training run on digits
   (`train_steps` steps, Lanczos kappa) gives the blocks of every Newton step (N, d, kappa from its
   ledger); each is priced both ways under each profile and summed per method: classical-only
@@ -56,7 +57,8 @@ class Params:
     tolerance; classical_constant, cg_rate: 0 = the pinned constants; train_steps: steps of the
     classical training run whose blocks the per-method table prices (0 = skip it); sgd_steps:
     its SGD warm-up; circuit_sizes: N of the HHL / QSVT cross-check (empty = skip);
-    circuit_kappa: their condition number."""
+    circuit_kappa: their condition number; oracles: block-encoding oracle kinds priced in the
+    per-query table besides each profile's own (`qnewton.costs.ft_logical.ORACLES`)."""
 
     profiles: tuple[str, ...] = ("ft-surface-gate-ns-e3", "ft-surface-gate-us-e4", "ft-floquet-maj-ns-e6")
     classical: tuple[ClassicalModel, ...] = (ClassicalModel.LU, ClassicalModel.CG)
@@ -76,6 +78,7 @@ class Params:
     sgd_steps: int = 10
     circuit_sizes: tuple[int, ...] = (2, 4, 8)
     circuit_kappa: float = 10.0
+    oracles: tuple[str, ...] = ("arithmetic", "qrom", "qroam")
 
     def __post_init__(self) -> None:
         from qnewton.calibrate.profile_files import load_profile
@@ -104,6 +107,9 @@ class Params:
         require(0 <= self.sgd_steps < max(self.train_steps, 1) or self.train_steps == 0, "sgd_steps",
                 f"must be in 0..train_steps - 1, got {self.sgd_steps}")
         require(all(2 <= n <= 16 for n in self.circuit_sizes), "circuit_sizes", "each N must be in 2..16 (circuits are simulated sizes)")
+        from qnewton.costs.ft_logical import ORACLES
+
+        require(all(o in ORACLES for o in self.oracles), "oracles", f"each must be one of {', '.join(ORACLES)}, got {self.oracles}")
         require(math.sqrt(12) <= self.circuit_kappa <= 1e4, "circuit_kappa", f"must lie in [sqrt(12), 1e4], got {self.circuit_kappa}")
 
 
@@ -167,16 +173,33 @@ def _sweeps(p: Params, classical: dict[str, Any], quantum: dict[str, Any], ctx: 
     return curves, crossings
 
 
+def _oracle_variants(p: Params, name: str, model: Any) -> list[tuple[str, Any]]:
+    """(oracle kind, cost model) for the profile's own oracle and each of `p.oracles`."""
+    from dataclasses import replace
+
+    from qnewton.calibrate.ft_query_time import FaultTolerantQueryTimeModel
+    from qnewton.costs.quantum import QuantumCostModel
+
+    spec = model.query_time.spec
+    out = [(spec.logical_model.oracle, model)]
+    for oracle in p.oracles:
+        if oracle != spec.logical_model.oracle:
+            variant = replace(spec, logical_model=replace(spec.logical_model, oracle=oracle))
+            out.append((oracle, QuantumCostModel(query_time=FaultTolerantQueryTimeModel(variant, label=name), epsilon=p.epsilon)))
+    return out
+
+
 def _per_query(p: Params, quantum: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for name, model in quantum.items():
-        q = _quantum_point(model, p.fixed_n, p.fixed_sparsity, p.fixed_kappa)
-        spq = q["modeled_seconds_per_query"]
-        rows.append({"profile": name, "estimator": model.query_time.estimator, "n": p.fixed_n, "sparsity": p.fixed_sparsity,
-                     "kappa": p.fixed_kappa, "modeled_seconds_per_query": spq,
-                     "log10_ratio_to_paper_gate_time": math.log10(spq / PAPER_GATE_SECONDS),
-                     "modeled_seconds": q["modeled_seconds"], "physical_qubits": q["physical_qubits"],
-                     "code_distance": q["code_distance"]})
+    for name, profile_model in quantum.items():
+        for oracle, model in _oracle_variants(p, name, profile_model):
+            q = _quantum_point(model, p.fixed_n, p.fixed_sparsity, p.fixed_kappa)
+            spq = q["modeled_seconds_per_query"]
+            rows.append({"profile": name, "oracle": oracle, "estimator": model.query_time.estimator, "n": p.fixed_n,
+                         "sparsity": p.fixed_sparsity, "kappa": p.fixed_kappa, "modeled_seconds_per_query": spq,
+                         "log10_ratio_to_paper_gate_time": math.log10(spq / PAPER_GATE_SECONDS),
+                         "modeled_seconds": q["modeled_seconds"], "physical_qubits": q["physical_qubits"],
+                         "code_distance": q["code_distance"]})
     return rows
 
 
@@ -331,7 +354,7 @@ EXPERIMENT = Experiment(
                   ("modeled_seconds", "modeled_seconds_per_query", "physical_qubits", "code_distance")),
         TableSpec("crossovers", ("sweep", "quantum_profile", "classical_model"), "Where R_q = R_c (x = N or kappa)",
                   ("crossover_x", "outcome")),
-        TableSpec("per_query", ("profile",), "Effective per-query time of each profile against the paper's 1e-18 s",
+        TableSpec("per_query", ("profile", "oracle"), "Effective per-query time of each profile against the paper's 1e-18 s",
                   ("modeled_seconds_per_query", "log10_ratio_to_paper_gate_time", "physical_qubits", "code_distance")),
         TableSpec("methods", ("profile", "method"), "Table III-like: inversion seconds per Newton step (MODELED) and qubits",
                   ("newton_steps", "modeled_inversion_seconds_per_step", "measured_other_seconds_per_step",
