@@ -3,7 +3,9 @@
 `validate_profile(data, origin)` stops at the first fault and raises a one-line UsageError
 ``<file>: <field>: <reason>``: a missing field, a wrong type, a wrong unit (durations that only
 make sense in ns or us are refused), a negative duration, an error probability outside [0, 1],
-a qubit outside the device, a gate of the wrong arity or an unknown gate name.
+a qubit outside the device, a gate of the wrong arity or an unknown gate name; for a
+fault-tolerant profile an unknown field, qubit model, QEC scheme or logical-model option, or an
+error budget outside (0, 1).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from qnewton.calibrate.profiles import (
     SCHEMA_ID,
     SCHEMA_VERSION,
     CalibrationProfile,
+    FaultTolerantSpec,
     GateCalibration,
     QubitCalibration,
 )
+from qnewton.costs.ft_logical import LogicalModelOptions
 from qnewton.errors import UsageError
 
 #: Plausibility limits that catch numbers written in the wrong unit (ns or us instead of s).
@@ -128,6 +132,8 @@ def validate_profile(data: Any, origin: str = "<profile>", path: Path | None = N
     if kind == "hypothetical":
         gate_time = c.seconds(c.require(data, "gate_time", ""), "gate_time", limit=MAX_GATE_SECONDS, positive=True)
         return CalibrationProfile(gate_time=gate_time, **common)
+    if kind == "fault-tolerant":
+        return CalibrationProfile(fault_tolerant=_fault_tolerant(c, data), **common)
 
     c.string(c.require(data, "snapshot_date", ""), "snapshot_date")
     num_qubits = c.integer(c.require(data, "num_qubits", ""), "num_qubits", minimum=1)
@@ -217,6 +223,67 @@ def validate_profile(data: Any, origin: str = "<profile>", path: Path | None = N
         gates=gates,
         **common,
     )
+
+
+#: Fields a fault-tolerant profile may have besides the common ones, and its logical_model keys.
+FT_FIELDS = ("qubit_model", "qec_scheme", "error_budget", "logical_model", "reference_kappa", "reference_epsilon")
+FT_LOGICAL_FIELDS = ("oracle", "state_preparation", "entry_bits", "rotations_per_query")
+_COMMON_FIELDS = ("schema", "schema_version", "name", "kind", "label", "source", "units", "snapshot_date")
+
+
+def _fault_tolerant(c: _Checker, data: dict[str, Any]) -> FaultTolerantSpec:
+    """The fault-tolerant part of a profile: the resource estimator's qubit model, QEC scheme and
+    error budget, and the logical-model options (`qnewton.costs.ft_logical.LogicalModelOptions`)."""
+    from qnewton.calibrate.ft_estimate import QEC_SCHEMES, QUBIT_MODELS
+    from qnewton.costs.ft_logical import ORACLES, STATE_PREPARATIONS
+    from qnewton.costs.quantum import EPSILON_MAX, KAPPA_MIN
+
+    for key in data:
+        if key not in FT_FIELDS and key not in _COMMON_FIELDS:
+            raise c.fail(key, f"unknown field for a fault-tolerant profile (known: {', '.join(FT_FIELDS)})")
+    qubit_model = c.string(c.require(data, "qubit_model", ""), "qubit_model")
+    if qubit_model not in QUBIT_MODELS:
+        raise c.fail("qubit_model", f"must be one of {', '.join(QUBIT_MODELS)}, got {qubit_model!r}")
+    qec = c.string(c.require(data, "qec_scheme", ""), "qec_scheme")
+    if qec not in QEC_SCHEMES:
+        raise c.fail("qec_scheme", f"must be one of {', '.join(QEC_SCHEMES)}, got {qec!r}")
+    if qec == "floquet_code" and not qubit_model.startswith("qubit_maj"):
+        raise c.fail("qec_scheme", f"floquet_code needs a Majorana qubit model (qubit_maj_*), got {qubit_model!r}")
+    budget = c.number(c.require(data, "error_budget", ""), "error_budget")
+    if not 0.0 < budget < 1.0:
+        raise c.fail("error_budget", f"must be a probability in (0, 1), got {budget!r}")
+    ref_kappa = c.number(data.get("reference_kappa", 100.0), "reference_kappa")
+    if ref_kappa < KAPPA_MIN:
+        raise c.fail("reference_kappa", f"must be >= sqrt(12) = {KAPPA_MIN:.4f} (Jennings et al. Theorem 1), got {ref_kappa!r}")
+    ref_eps = c.number(data.get("reference_epsilon", 0.01), "reference_epsilon")
+    if not 0.0 < ref_eps <= EPSILON_MAX:
+        raise c.fail("reference_epsilon", f"must lie in (0, {EPSILON_MAX}], got {ref_eps!r}")
+    lm = c.require(data, "logical_model", "")
+    if not isinstance(lm, dict):
+        raise c.fail("logical_model", f"must be a JSON object, got {type(lm).__name__}")
+    for key in lm:
+        if key not in FT_LOGICAL_FIELDS:
+            raise c.fail(f"logical_model.{key}", f"unknown option (known: {', '.join(FT_LOGICAL_FIELDS)})")
+    options: dict[str, Any] = {}
+    if "oracle" in lm:
+        if lm["oracle"] not in ORACLES:
+            raise c.fail("logical_model.oracle", f"must be one of {', '.join(ORACLES)}, got {lm['oracle']!r}")
+        options["oracle"] = lm["oracle"]
+    if "state_preparation" in lm:
+        if lm["state_preparation"] not in STATE_PREPARATIONS:
+            raise c.fail("logical_model.state_preparation",
+                         f"must be one of {', '.join(STATE_PREPARATIONS)}, got {lm['state_preparation']!r}")
+        options["state_preparation"] = lm["state_preparation"]
+    if "entry_bits" in lm:
+        bits = c.integer(lm["entry_bits"], "logical_model.entry_bits", minimum=1)
+        if bits > 64:
+            raise c.fail("logical_model.entry_bits", f"must be at most 64, got {bits}")
+        options["entry_bits"] = bits
+    if "rotations_per_query" in lm:
+        options["rotations_per_query"] = c.integer(lm["rotations_per_query"], "logical_model.rotations_per_query", minimum=0)
+    return FaultTolerantSpec(qubit_model=qubit_model, qec_scheme=qec, error_budget=budget,
+                             logical_model=LogicalModelOptions(**options), reference_kappa=ref_kappa,
+                             reference_epsilon=ref_eps)
 
 
 def _frequency(c: _Checker, value: Any, fieldname: str) -> float | None:

@@ -7,7 +7,10 @@ A profile is either
   qubit or coupler, reset duration, repetition delay, coupling map; or
 * ``kind = "hypothetical"``: only what it defines, a gate time t_g in seconds and a label (the
   paper prices quantum time as R_q = t_g * E[queries], Q-Newton Sec. IV-C, with t_g = 1e-18 s for
-  Tables III/IV and 1e-9 s / 1e-12 s as faster-hardware scenarios).
+  Tables III/IV and 1e-9 s / 1e-12 s as faster-hardware scenarios); or
+* ``kind = "fault-tolerant"``: error-corrected hardware described by a qubit model, a QEC scheme
+  and an error budget of Microsoft's resource estimator, plus the options of our logical circuit
+  model (`FaultTolerantSpec`); a solve is priced by `qnewton.calibrate.ft_query_time`.
 
 Every duration is in seconds, every error probability in [0, 1]. The JSON schema is written out in
 ``calibrations/SCHEMA.md`` and ``docs/calibrations.md``; `qnewton.calibrate.profile_schema`
@@ -23,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from qnewton.costs.ft_logical import LogicalModelOptions
 from qnewton.errors import UsageError
 
 SCHEMA_ID = "qnewton-calibration"
 SCHEMA_VERSION = 1
-ProfileKind = Literal["device", "hypothetical"]
-PROFILE_KINDS: tuple[str, ...] = ("device", "hypothetical")
+ProfileKind = Literal["device", "hypothetical", "fault-tolerant"]
+PROFILE_KINDS: tuple[str, ...] = ("device", "hypothetical", "fault-tolerant")
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,28 @@ class GateCalibration:
     error: float | None
 
 
+@dataclass(frozen=True)
+class FaultTolerantSpec:
+    """Error-corrected hardware and the logical model of a fault-tolerant profile.
+
+    qubit_model, qec_scheme: predefined names of the resource estimator (`qubit_gate_ns_e3`,
+    ..., `surface_code` / `floquet_code`); error_budget: total failure probability of one run;
+    logical_model: how the logical circuit is counted (`qnewton.costs.ft_logical`);
+    reference_kappa, reference_epsilon: the point at which `seconds_per_query(n, d)` is quoted
+    when the caller gives no kappa (the cost model passes the real one).
+    """
+
+    qubit_model: str
+    qec_scheme: str
+    error_budget: float
+    logical_model: LogicalModelOptions = field(default_factory=LogicalModelOptions)
+    reference_kappa: float = 100.0
+    reference_epsilon: float = 0.01
+
+
 @dataclass
 class CalibrationProfile:
-    """A validated calibration profile (see module docstring for the two kinds)."""
+    """A validated calibration profile (see module docstring for the three kinds)."""
 
     name: str
     kind: ProfileKind
@@ -73,11 +96,12 @@ class CalibrationProfile:
     coupling_map: tuple[tuple[int, int], ...] = ()
     qubits: tuple[QubitCalibration, ...] = ()
     gates: dict[str, tuple[GateCalibration, ...]] = field(default_factory=dict)
+    fault_tolerant: FaultTolerantSpec | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def is_device(self) -> bool:
-        """True for a device snapshot, False for a hypothetical gate-time profile."""
+        """True for a device snapshot, False for a hypothetical or fault-tolerant profile."""
         return self.kind == "device"
 
     def fingerprint(self) -> str:

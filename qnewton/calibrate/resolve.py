@@ -4,7 +4,8 @@
 means `qnewton.costs.query_time.DEFAULT_GATE_TIME` (1e-9 s, a hypothetical 1 GHz query rate);
 `gate_time` is the paper's model with that t_g (the paper's own is 1e-18 s, asked for
 explicitly); `calibration` names a profile (`qnewton.calibrate.profile_files`): a hypothetical one
-gives its gate time, a device one the transpiled query circuit's duration.
+gives its gate time, a device one the transpiled query circuit's duration, a fault-tolerant one
+the resource estimator's runtime of the logical circuit (`qnewton.calibrate.ft_query_time`).
 
 `classical_cost_model(kind, constant, cg_rate)`: the LU / CG / best model and a line saying
 where its numbers came from. Each number is, in this order: the value given; else the saved
@@ -70,6 +71,12 @@ def query_time_model(gate_time: float | None = None, calibration: Any = None, **
         if device_options:
             raise UsageError(f"calibration: options {sorted(device_options)} apply only to device profiles, not {profile.name!r}")
         return GateTimeModel(gate_time_seconds=float(profile.gate_time), label=profile.name)  # type: ignore[arg-type]
+    if profile.kind == "fault-tolerant":
+        if device_options:
+            raise UsageError(f"calibration: options {sorted(device_options)} apply only to device profiles, not {profile.name!r}")
+        from qnewton.calibrate.ft_query_time import FaultTolerantQueryTimeModel
+
+        return FaultTolerantQueryTimeModel(profile)
     from qnewton.calibrate.device_query_time import CalibratedQueryTimeModel
 
     return CalibratedQueryTimeModel(profile, **device_options)

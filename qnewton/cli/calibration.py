@@ -71,6 +71,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             continue
         if p.kind == "hypothetical":
             detail = f"gate time {p.gate_time:.3g} s"
+        elif p.fault_tolerant is not None:
+            detail = f"{p.fault_tolerant.qubit_model}, {p.fault_tolerant.qec_scheme}"
         else:
             detail = f"{p.num_qubits} qubits, snapshot {p.snapshot_date[:10] if p.snapshot_date else '?'}"
         rows.append((name, p.kind, detail, p.label))
@@ -125,6 +127,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"snapshot:      {p.snapshot_date}")
     if p.kind == "hypothetical":
         print(f"gate time:     {p.gate_time:.6g} s  (one block-encoding query = one gate time, paper Sec. IV-C)")
+    elif p.fault_tolerant is not None:
+        ft = p.fault_tolerant
+        print(f"hardware:      {ft.qubit_model}, {ft.qec_scheme}, error budget {ft.error_budget:g} per run (resource estimator)")
+        print(f"logical model: {', '.join(f'{k}={v}' for k, v in ft.logical_model.to_dict().items())}")
+        print(f"per-query time quoted at kappa = {ft.reference_kappa:g}, eps = {ft.reference_epsilon:g} (see docs/ft-cost.md)")
     else:
         print(f"qubits:        {p.num_qubits}, couplers: {len(p.coupling_map)}, basis: {', '.join(p.basis_gates)}")
         for attr, unit, scale in (("t1", "us", 1e6), ("t2", "us", 1e6), ("readout_error", "", 1.0), ("readout_duration", "us", 1e6)):

@@ -3,7 +3,8 @@
 Paper Sec. II-E, IV-C, Fig. 5. Quantum numbers are MODELED: Jennings et al. query counts x the
 per-query time of `qnewton.calibrate.query_time_model` (`--gate-time`, `--calibration`, default
 `qnewton.costs.query_time.DEFAULT_GATE_TIME` = 1e-9 s; the paper's 1e-18 s is `--gate-time
-1e-18`). Classical numbers are MODELED too, from `qnewton.calibrate.classical_cost_model`: C (or
+1e-18`; a fault-tolerant profile prices the logical circuit with the resource estimator and adds
+physical_qubits, code_distance and estimator to the output). Classical numbers are MODELED too, from `qnewton.calibrate.classical_cost_model`: C (or
 a CG rate) from `--classical-constant`, else the saved `qnewton calibrate classical` profile,
 else the pinned default; `classical_source` in the output says which. `--sweep` prints the
 crossover table and writes a plot (`qnewton.cli.cost_sweep`).
@@ -70,7 +71,7 @@ def _point(args, quantum_model, classical_model, n: int, d: int, kappa: float) -
     else:
         c_sec, c_used = float(classical_model.seconds(n, d, kappa)), classical_model.name
     decision = "quantum" if cost.total_seconds <= c_sec else "classical"
-    return {
+    row = {
         "n": n,
         "sparsity": d,
         "kappa": kappa,
@@ -95,6 +96,19 @@ def _point(args, quantum_model, classical_model, n: int, d: int, kappa: float) -
         "seconds_kind": "modeled",  # every *_seconds here comes from a cost model, none was measured
         "notes": list(cost.notes),
     }
+    row.update(_physical(quantum_model.query_time, cost))
+    return row
+
+
+def _physical(query_time: Any, cost: Any) -> dict[str, Any]:
+    """physical_qubits, code_distance and estimator of a fault-tolerant profile's run (plus its
+    ft_* details); the three are None for every other per-query time model."""
+    solve = getattr(query_time, "solve", None)
+    if solve is None or not hasattr(query_time, "estimator"):
+        return {"physical_qubits": None, "code_distance": None, "estimator": None}
+    if cost.kappa_used == float("inf"):
+        return {"physical_qubits": None, "code_distance": None, "estimator": query_time.estimator}
+    return solve(cost.n, cost.sparsity, cost.kappa_used, cost.epsilon, cost.alpha).summary()
 
 
 def run_cost(args: argparse.Namespace) -> int:
@@ -145,6 +159,12 @@ def run_cost(args: argparse.Namespace) -> int:
         print(f"  seconds per query                    {fmt(row['seconds_per_query'])} ({row['query_time_model']})")
         print(f"  quantum seconds (MODELED)            {fmt(row['quantum_seconds'])} (solve {fmt(row['quantum_solve_seconds'])} + {row['readout']} readout {fmt(row['readout_seconds'])})")
         print(f"  classical seconds (MODELED, {row['classical_model']})     {fmt(row['classical_seconds'])}")
+        if row["estimator"] is not None and row["physical_qubits"] is not None:
+            print(f"  physical qubits (MODELED)            {row['physical_qubits']} (code distance {row['code_distance']}, "
+                  f"{row['ft_t_factories']} T factories, {row['ft_logical_qubits']} logical qubits)")
+            print(f"  one run (MODELED)                    {fmt(row['ft_run_seconds'])} s for {row['ft_priced_queries']} queries "
+                  f"({row['ft_toffolis_per_query']} Toffolis per query incl. 2 state preparations)")
+            print(f"  priced by                            {row['estimator']}")
         print(f"  decision                             {row['decision']}")
         for note in row["notes"]:
             print(f"  note: {note}")

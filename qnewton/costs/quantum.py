@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qnewton.costs.query_time import GateTimeModel, QueryTimeModel
+from qnewton.costs.query_time import GateTimeModel, QueryTimeModel, seconds_per_query_at
 from qnewton.enums import Readout, choices
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
@@ -278,7 +278,7 @@ class QuantumCostModel:
         q = query_count(k_used, eps, a)
         p = success_probability_bound(eps)
         eq = q / p
-        spq = float(self.query_time.seconds_per_query(n, sparsity))
+        spq = seconds_per_query_at(self.query_time, n, sparsity, kappa=k_used, epsilon=eps, alpha=a)
         if not (math.isfinite(spq) and spq > 0):
             raise UsageError(f"query_time: seconds per query must be positive and finite, got {spq!r}")
         seconds = eq * spq

@@ -37,6 +37,21 @@ class QueryTimeModel(Protocol):
     def seconds_per_query(self, n: int, sparsity: int) -> float: ...
 
 
+def seconds_per_query_at(model: QueryTimeModel, n: int, sparsity: int, *, kappa: float, epsilon: float,
+                         alpha: float) -> float:
+    """Seconds per query of `model` for a solve at (N, d, kappa, eps, alpha).
+
+    A model whose per-query time depends on the whole solve (a fault-tolerant profile: the code
+    distance grows with the run's length, `qnewton.calibrate.ft_query_time`) provides
+    `seconds_per_solve_query(n, sparsity, kappa=, epsilon=, alpha=)`; every other model is asked
+    `seconds_per_query(n, sparsity)`, as before.
+    """
+    per_solve = getattr(model, "seconds_per_solve_query", None)
+    if per_solve is None:
+        return float(model.seconds_per_query(n, sparsity))
+    return float(per_solve(n, sparsity, kappa=kappa, epsilon=epsilon, alpha=alpha))
+
+
 @dataclass(frozen=True)
 class GateTimeModel:
     """The paper's model: one query costs one gate time t_g, independent of N and d."""

@@ -21,6 +21,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "fig6-row-sparsity": ("fig6_row_sparsity", "Fig. 6", "Histograms of the p%-sparsity of Hessian rows at step 0 and step 10"),
     "fig8-regularization": ("fig8_regularization", "Fig. 8", "Final accuracy and kappa against the regularization coefficient"),
     "peers": ("peers", "papers 002-004", "Q-Newton against first-order, quasi-Newton and CG peers, tuned the same way on a validation split"),
+    "ft-crossover": ("ft_crossover", "Sec. IV-C / Fig. 5 / Table III", "Quantum solve on error-corrected hardware (qdk resource estimator) against LU / CG: crossovers, qubits"),
     "readout-cost": ("readout_cost", "Table III + Sec. IV-E", "Table III with SWAP-test readout priced in: does the quantum advantage survive?"),
 }
 
