@@ -53,7 +53,10 @@ class PeersParams(TrainingParams):
     """methods: the registered methods to compare (an unknown name is an error); optional_methods:
     compared too when registered (skipped with a log line otherwise); tasks: digits (MLP) and/or
     breast-cancer (logistic regression); logreg_batch_size: mini-batch of the logistic regression
-    (0 = the whole training split, i.e. full-batch); logreg_target_accuracy: its target; profile: the
+    (0 = the whole training split, i.e. full-batch); logreg_target_accuracy: its target;
+    logreg_steps: its step budget (0 = steps); logreg_stop_at_target: stop a logistic-regression
+    run at the target (default false: every method runs the whole budget, so the final training
+    loss of each, and its gap to scipy's optimum, compare at the same step count); profile: the
     per-query time of the Newton methods' modeled quantum seconds ("gate:SECONDS" or a calibration
     profile); tune: choose hyper-parameters on a validation split first; validation_fraction: its
     share of the training part; grids: per-method validation grids over --method-options keys or
@@ -64,6 +67,8 @@ class PeersParams(TrainingParams):
     tasks: tuple[Task, ...] = ("digits", "breast-cancer")
     logreg_batch_size: int = 0
     logreg_target_accuracy: float = 0.95
+    logreg_steps: int = 0
+    logreg_stop_at_target: bool = False
     profile: str = "attosecond"
     tune: bool = True
     validation_fraction: float = 0.2
@@ -81,6 +86,7 @@ class PeersParams(TrainingParams):
             require(m in known, "methods", f"unknown method {m!r} (registered: {', '.join(known)})")
         require(len(self.tasks) > 0 and len(set(self.tasks)) == len(self.tasks), "tasks", "list each task once, at least one")
         require(self.logreg_batch_size >= 0, "logreg_batch_size", f"must be >= 0 (0 = full batch), got {self.logreg_batch_size}")
+        require(self.logreg_steps >= 0, "logreg_steps", f"must be >= 0 (0 = steps), got {self.logreg_steps}")
         require(0.0 < self.logreg_target_accuracy <= 1.0, "logreg_target_accuracy",
                 f"must lie in (0, 1], got {self.logreg_target_accuracy}")
         require(0.0 < self.validation_fraction < 1.0, "validation_fraction", f"must lie in (0, 1), got {self.validation_fraction}")
@@ -107,7 +113,8 @@ def task_options(p: PeersParams, task: str) -> dict[str, Any]:
     """The TrainConfig options that define a task."""
     if task == "breast-cancer":
         return {"data": "breast-cancer", "hidden": "", "batch_size": p.logreg_batch_size or 100000,
-                "target_accuracy": p.logreg_target_accuracy}
+                "target_accuracy": p.logreg_target_accuracy, "steps": p.logreg_steps or p.steps,
+                "stop_at_target": p.logreg_stop_at_target}
     return {"data": "digits"}
 
 
