@@ -107,6 +107,9 @@ def test_aggregate_mean_spread_and_missing_values() -> None:
     assert newton["acc_std"] == 0.0 and "steps_count" not in newton
     md = markdown_table(out, ["method"], ["acc", "steps"])
     assert "| sgd | 0.92 ± 0.02 | 12 ± 2.828 (2/3 seeds) |" in md
+    labelled = markdown_table(out, ["method"], ["label"])
+    assert "| sgd | a\\|b |" in labelled  # seed values joined by "|" are escaped: one cell, not two
+    assert all(line.count(" | ") == 1 for line in labelled.splitlines() if line.startswith("| "))
 
 
 def test_aggregate_keeps_infinite_values_visible() -> None:

@@ -123,5 +123,6 @@ def markdown_table(rows: Rows, keys: Sequence[str], columns: Sequence[str] = (),
     lines.append("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         cells = [fmt_number(row.get(k)) for k in keys] + [summary_cell(row, c) for c in cols]
-        lines.append("| " + " | ".join(cells) + " |")
+        # a cell may hold seed values joined by "|" (aggregate): escape it so the table stays a table
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
