@@ -1,0 +1,28 @@
+"""Curvature-based peer optimizers: AdaHessian and Lookahead (from `pytorch_optimizer`), K-FAC,
+Newton-CG (Hessian-free), subsampled Newton and Gauss-Newton / Levenberg-Marquardt. Each is a
+`torch.optim.Optimizer` driven by `step(closure)` with the trainer's
+`qnewton.curvature.BatchClosure`, whose batch the curvature is computed on.
+
+`pytorch_optimizer` takes seconds to import, so `AdaHessianOptimizer`, `hutchinson_diagonal` and
+`make_lookahead` (module `adaptive`) are loaded on first use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qnewton.optim.curvature_based.kfac import KFACOptimizer, damped_factor_inverses
+from qnewton.optim.curvature_based.newton_cg import NewtonCG, conjugate_gradient, curvature_matvec
+
+_LAZY = ("AdaHessianOptimizer", "hutchinson_diagonal", "make_lookahead")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from qnewton.optim.curvature_based import adaptive
+
+        return getattr(adaptive, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["AdaHessianOptimizer", "KFACOptimizer", "NewtonCG", "conjugate_gradient", "curvature_matvec",
+           "damped_factor_inverses", "hutchinson_diagonal", "make_lookahead"]
