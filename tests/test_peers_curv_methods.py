@@ -61,6 +61,10 @@ BAD = [
     ("newton-cg", "cg_iters=0", "cg_iters"),
     ("newton-cg", "curvature=fisher", "curvature"),
     ("newton-cg", "damping=-1", "damping"),
+    ("ssn", "hessian_fraction=0", "hessian_fraction"),
+    ("ssn", "blocks=diag", "blocks"),
+    ("lm", "alpha=-1", "alpha"),
+    ("lm", "r1=5", "r2"),
 ]
 
 
@@ -84,3 +88,13 @@ def test_every_curvature_peer_declares_its_hyper_parameters():
         info = get_method(name)
         assert info.defaults, name
         assert "lr" in info.defaults, name
+
+
+@pytest.mark.parametrize("method, options, field", [("ssn", "blocks=full,max_block=100", "max_block")])
+def test_a_model_the_method_refuses_is_one_line_before_anything_is_written(tmp_path, capsys, method, options, field):
+    argv = ["train", "--runs-dir", str(tmp_path / "runs"), "--name", "bad", "--method", method, "--steps", "3",
+            "--method-options", options, *TINY]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("qnewton train: error:") and field in err[0], err
+    assert not (tmp_path / "runs").exists()

@@ -79,6 +79,8 @@ DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "lookahead": {"lr": (0.01, 0.03, 0.1)},  # the inner Adam's rate
     "kfac": {"lr": (0.03, 0.1, 0.3)},
     "newton-cg": {"damping": (0.03, 0.1, 1.0)},
+    "ssn": {"damping": (0.1, 0.3, 1.0)},
+    "lm": {"alpha": (1.0, 3.0, 10.0, 30.0)},  # eq. 8: the damping lies in [1/alpha, 2/alpha)
 }
 #: The grid of a method with an ``lr`` hyper-parameter and no grid of its own.
 LR_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1)

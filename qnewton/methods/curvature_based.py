@@ -5,7 +5,9 @@
 * ``lookahead``: Lookahead around Adam or SGD (pytorch_optimizer; survey 003);
 * ``kfac``: K-FAC, Kronecker-factored natural-gradient steps per Linear layer with running factor
   averages and factored damping (Martens and Grosse 2015);
-* ``newton-cg``: Hessian-free / truncated Newton, CG on Hessian or GGN products (survey 003).
+* ``newton-cg``: Hessian-free / truncated Newton, CG on Hessian or GGN products (survey 003);
+* ``ssn``: subsampled Newton, dense block Hessians of a subsample of the mini-batch (survey 003);
+* ``lm``: Gauss-Newton / Levenberg-Marquardt with the damping rule of S2QN eq. 8 (paper 001).
 
 Hyper-parameters are the constructors' keyword arguments with their defaults; `--method-options`
 sets them and the constructors range-check them (ValueError, one line from the trainer).
@@ -19,7 +21,7 @@ from typing import Any, Callable
 import torch
 
 from qnewton.methods.registry import MethodContext, MethodInfo
-from qnewton.optim.curvature_based import KFACOptimizer, NewtonCG
+from qnewton.optim.curvature_based import KFACOptimizer, LevenbergMarquardt, NewtonCG, SubsampledNewton
 
 #: AdaHessian's and Lookahead's hyper-parameters, written out so that listing the methods does not
 #: import pytorch_optimizer (seconds); tests/test_peers_curv_methods.py checks them against the
@@ -52,7 +54,10 @@ def _lookahead(ctx: MethodContext) -> torch.optim.Optimizer:
 
 def _factory(fn: Callable[..., torch.optim.Optimizer]):
     def build(ctx: MethodContext) -> torch.optim.Optimizer:
-        return fn(ctx.model.parameters(), **dict(ctx.hyper))
+        opt = fn(ctx.model.parameters(), **dict(ctx.hyper))
+        if hasattr(opt, "check_model"):  # K-FAC (Linear layers only), subsampled Newton (block sizes)
+            opt.check_model(ctx.model)
+        return opt
     build.__name__ = f"build_{getattr(fn, '__name__', 'optimizer')}"
     return build
 
@@ -67,4 +72,10 @@ METHODS = [
                needs_closure=True, phase="kfac", defaults=_defaults(KFACOptimizer)),
     MethodInfo("newton-cg", _factory(NewtonCG), "Newton-CG (Hessian-free): truncated CG on Hessian or GGN products",
                needs_closure=True, phase="newton-cg", defaults=_defaults(NewtonCG)),
+    MethodInfo("ssn", _factory(SubsampledNewton), "subsampled Newton: dense block Hessians of a subsample of the "
+               "mini-batch, spectrally regularized, solved exactly", needs_closure=True, phase="subsampled-newton",
+               defaults=_defaults(SubsampledNewton)),
+    MethodInfo("lm", _factory(LevenbergMarquardt), "Gauss-Newton / Levenberg-Marquardt with the S2QN eq. 8 damping "
+               "(CG on GGN products)", needs_closure=True, phase="levenberg-marquardt",
+               defaults=_defaults(LevenbergMarquardt)),
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from qnewton.optim.curvature_based.kfac import KFACOptimizer, damped_factor_inverses
+from qnewton.optim.curvature_based.lm import LevenbergMarquardt, s2qn_damping
 from qnewton.optim.curvature_based.newton_cg import NewtonCG, conjugate_gradient, curvature_matvec
+from qnewton.optim.curvature_based.ssn import SubsampledNewton, regularized_solve, subsample_indices
 
 _LAZY = ("AdaHessianOptimizer", "hutchinson_diagonal", "make_lookahead")
 
@@ -24,5 +26,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AdaHessianOptimizer", "KFACOptimizer", "NewtonCG", "conjugate_gradient", "curvature_matvec",
-           "damped_factor_inverses", "hutchinson_diagonal", "make_lookahead"]
+__all__ = ["AdaHessianOptimizer", "KFACOptimizer", "LevenbergMarquardt", "NewtonCG", "SubsampledNewton",
+           "conjugate_gradient", "curvature_matvec", "damped_factor_inverses", "hutchinson_diagonal", "make_lookahead",
+           "regularized_solve", "s2qn_damping", "subsample_indices"]

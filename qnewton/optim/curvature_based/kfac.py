@@ -60,6 +60,14 @@ class KFACOptimizer(FlatOptimizer):
                                       update_interval=int(update_interval), momentum=float(momentum),
                                       fisher_type=fisher_type))
 
+    def check_model(self, model: torch.nn.Module) -> list:
+        """The model's layer blocks with their flat positions; UsageError unless each is one nn.Linear
+        (the factory calls it, so a run refuses such a model before it starts)."""
+        blocks = flat_blocks(model, self._params, "layer")
+        for block, _ in blocks:
+            linear_layout(model, block)
+        return blocks
+
     def _step(self, objective: Objective, group: dict[str, Any], state: dict[str, Any]) -> tuple[StepReport, float]:
         report = StepReport(phase="kfac")
         model, batch = model_and_batch(objective.closure, "K-FAC")
@@ -67,12 +75,10 @@ class KFACOptimizer(FlatOptimizer):
         if not finite(loss, g):
             report.skipped = "non-finite loss" if not finite(loss) else "non-finite gradient"
             return report, loss
-        blocks = flat_blocks(model, self._params, "layer")
+        blocks = self.check_model(model)
         t = int(state.get("t", 0))
         state["t"] = t + 1
         if t % group["update_interval"] == 0 or "A" not in state:
-            for block, _ in blocks:
-                linear_layout(model, block)  # UsageError unless the block is one Linear layer
             curv = KFAC(fisher_type=group["fisher_type"], dense_max_n=0)(model, batch, [b for b, _ in blocks])
             decay = group["decay"]
             if "A" not in state:
