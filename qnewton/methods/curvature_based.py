@@ -7,7 +7,9 @@
   averages and factored damping (Martens and Grosse 2015);
 * ``newton-cg``: Hessian-free / truncated Newton, CG on Hessian or GGN products (survey 003);
 * ``ssn``: subsampled Newton, dense block Hessians of a subsample of the mini-batch (survey 003);
-* ``lm``: Gauss-Newton / Levenberg-Marquardt with the damping rule of S2QN eq. 8 (paper 001).
+* ``lm``: Gauss-Newton / Levenberg-Marquardt with the damping rule of S2QN eq. 8 (paper 001);
+* ``s4qn``, ``skqn-l``: S2QN (paper 001 Algorithm 1), a subsampled-Hessian or empirical K-FAC base
+  matrix plus an L-BFGS refinement, inverted by Sherman-Morrison-Woodbury (eq. 13).
 
 Hyper-parameters are the constructors' keyword arguments with their defaults; `--method-options`
 sets them and the constructors range-check them (ValueError, one line from the trainer).
@@ -21,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from qnewton.methods.registry import MethodContext, MethodInfo
-from qnewton.optim.curvature_based import KFACOptimizer, LevenbergMarquardt, NewtonCG, SubsampledNewton
+from qnewton.optim.curvature_based import S4QN, SKQNL, KFACOptimizer, LevenbergMarquardt, NewtonCG, SubsampledNewton
 
 #: AdaHessian's and Lookahead's hyper-parameters, written out so that listing the methods does not
 #: import pytorch_optimizer (seconds); tests/test_peers_curv_methods.py checks them against the
@@ -78,4 +80,8 @@ METHODS = [
     MethodInfo("lm", _factory(LevenbergMarquardt), "Gauss-Newton / Levenberg-Marquardt with the S2QN eq. 8 damping "
                "(CG on GGN products)", needs_closure=True, phase="levenberg-marquardt",
                defaults=_defaults(LevenbergMarquardt)),
+    MethodInfo("s4qn", _factory(S4QN), "S4QN (S2QN): subsampled Hessian plus an L-BFGS refinement, SMW inverse, "
+               "eq. 8 damping", needs_closure=True, phase="s4qn", defaults=_defaults(S4QN)),
+    MethodInfo("skqn-l", _factory(SKQNL), "SKQN-L (S2QN): empirical K-FAC plus an L-BFGS refinement, SMW inverse, "
+               "eq. 8 damping", needs_closure=True, phase="skqn-l", defaults=_defaults(SKQNL)),
 ]
