@@ -9,7 +9,9 @@
 * ``ssn``: subsampled Newton, dense block Hessians of a subsample of the mini-batch (survey 003);
 * ``lm``: Gauss-Newton / Levenberg-Marquardt with the damping rule of S2QN eq. 8 (paper 001);
 * ``s4qn``, ``skqn-l``: S2QN (paper 001 Algorithm 1), a subsampled-Hessian or empirical K-FAC base
-  matrix plus an L-BFGS refinement, inverted by Sherman-Morrison-Woodbury (eq. 13).
+  matrix plus an L-BFGS refinement, inverted by Sherman-Morrison-Woodbury (eq. 13);
+* ``skqn-b1``, ``skqn-b2``: S2QN with the empirical K-FAC output factor refined by a sketchy block
+  BFGS update (paper 001 eqs. 18-22), from the secant condition eq. 19 or eq. 20.
 
 Hyper-parameters are the constructors' keyword arguments with their defaults; `--method-options`
 sets them and the constructors range-check them (ValueError, one line from the trainer).
@@ -23,7 +25,7 @@ from typing import Any, Callable
 import torch
 
 from qnewton.methods.registry import MethodContext, MethodInfo
-from qnewton.optim.curvature_based import S4QN, SKQNL, KFACOptimizer, LevenbergMarquardt, NewtonCG, SubsampledNewton
+from qnewton.optim.curvature_based import S4QN, SKQNB1, SKQNB2, SKQNL, KFACOptimizer, LevenbergMarquardt, NewtonCG, SubsampledNewton
 
 #: AdaHessian's and Lookahead's hyper-parameters, written out so that listing the methods does not
 #: import pytorch_optimizer (seconds); tests/test_peers_curv_methods.py checks them against the
@@ -84,4 +86,10 @@ METHODS = [
                "eq. 8 damping", needs_closure=True, phase="s4qn", defaults=_defaults(S4QN)),
     MethodInfo("skqn-l", _factory(SKQNL), "SKQN-L (S2QN): empirical K-FAC plus an L-BFGS refinement, SMW inverse, "
                "eq. 8 damping", needs_closure=True, phase="skqn-l", defaults=_defaults(SKQNL)),
+    MethodInfo("skqn-b1", _factory(SKQNB1), "SKQN-B1 (S2QN): empirical K-FAC with a sketchy block-BFGS refinement of "
+               "its output factor, parameter secant condition (eq. 19)", needs_closure=True, phase="skqn-b1",
+               defaults=_defaults(SKQNB1)),
+    MethodInfo("skqn-b2", _factory(SKQNB2), "SKQN-B2 (S2QN): empirical K-FAC with a sketchy block-BFGS refinement of "
+               "its output factor, pre-activation secant condition (eq. 20)", needs_closure=True, phase="skqn-b2",
+               defaults=_defaults(SKQNB2)),
 ]
