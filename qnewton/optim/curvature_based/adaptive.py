@@ -59,7 +59,8 @@ def hutchinson_diagonal(model: torch.nn.Module, batch: Any, params: list[torch.T
 class AdaHessianOptimizer(AdaHessian):
     """AdaHessian (module docstring) driven by `step(closure)` with a `qnewton.curvature.BatchClosure`.
 
-    lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-4 (the paper's defaults), weight_decay = 0.0
+    lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e-4 (pytorch_optimizer's default is 1e-16; 1e-4
+    bounds the step where the Hessian diagonal estimate is near zero), weight_decay = 0.0
     (decoupled), hessian_power = 1.0 (k in (0, 1]), update_period = 1, num_samples = 1,
     hessian_distribution = "rademacher". One gradient evaluation per step plus, on Hessian steps,
     num_samples Hessian-vector products."""
@@ -106,8 +107,8 @@ class AdaHessianOptimizer(AdaHessian):
 
 def make_lookahead(params: Iterable[torch.Tensor], optimizer: str = "adam", lr: float = 3e-2, k: int = 5,
                    alpha: float = 0.5, pullback_momentum: str = "none", momentum: float = 0.9) -> Lookahead:
-    """Lookahead (module docstring) around torch's Adam (lr) or SGD with heavy-ball `momentum`:
-    k = 5 fast steps per slow update, alpha = 0.5 (the paper's defaults), pullback_momentum
+    """Lookahead (module docstring) around torch's Adam or SGD with heavy-ball `momentum` at rate
+    lr = 0.03: k = 5 fast steps per slow update, alpha = 0.5 (the library's defaults), pullback_momentum
     "none" | "reset" | "pullback" (the SGD momentum buffer at a slow update). One gradient
     evaluation per step."""
     if optimizer not in LOOKAHEAD_BASES:
