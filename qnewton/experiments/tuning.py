@@ -75,6 +75,16 @@ DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "olmoq": {"alpha": (0.1, 0.5, 1.0)},
     "asnaq": {"alpha": (0.1, 0.5, 1.0)},
     "sr1n": {"radius": (0.3, 1.0, 3.0)},
+    "adahessian": {"lr": (0.03, 0.1, 0.3)},
+    "lookahead": {"lr": (0.01, 0.03, 0.1)},  # the inner Adam's rate
+    "kfac": {"lr": (0.03, 0.1, 0.3)},
+    "newton-cg": {"damping": (0.03, 0.1, 1.0)},
+    "ssn": {"damping": (0.1, 0.3, 1.0)},
+    "lm": {"alpha": (1.0, 3.0, 10.0, 30.0)},  # eq. 8: the damping lies in [1/alpha, 2/alpha)
+    "s4qn": {"alpha": (1.0, 3.0, 10.0)},
+    "skqn-l": {"alpha": (1.0, 3.0, 10.0)},
+    "skqn-b1": {"alpha": (1.0, 3.0, 10.0)},
+    "skqn-b2": {"alpha": (1.0, 3.0, 10.0)},
 }
 #: The grid of a method with an ``lr`` hyper-parameter and no grid of its own.
 LR_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1)

@@ -18,6 +18,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "qnewton.methods.torch_optim",
     "qnewton.methods.quasi_newton",
     "qnewton.methods.naq",
+    "qnewton.methods.curvature_based",
 )
 
 for _module in BUILTIN_MODULES:
