@@ -43,6 +43,26 @@ def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[
     return best, n
 
 
+def cholesky_seconds(n: int, repeats: int = 1) -> float:
+    """Best wall-clock seconds of one float64 Cholesky factorization (scipy cho_factor, the classical
+    solver's factorization) of an N x N symmetric positive definite matrix (random entries in
+    [-1, 1], symmetrized, plus N on the diagonal: positive definite by Gershgorin's theorem)."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1.0, 1.0, size=(n, n))
+    a += a.T
+    a *= 0.5
+    a[np.diag_indices(n)] += n
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        scipy.linalg.cho_factor(a, lower=True, check_finite=False)
+        best = min(best, time.perf_counter() - t)
+    del a
+    return best
+
+
 def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
     from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
@@ -137,6 +157,12 @@ def main() -> None:
             print(f"  {k:>17}: {v:9.4f} s")
         total = sum(r["best_seconds"].values())
         print(f"  {'total':>17}: {total:9.4f} s   (best of {args.repeats})")
+        newton = sum(v for k, v in r["best_seconds"].items() if k not in ("forward_backward", "update"))
+        t_chol = cholesky_seconds(n_params)
+        r["cholesky_seconds"] = t_chol
+        r["newton_step_over_cholesky"] = newton / t_chol
+        print(f"  one float64 Cholesky of N = {n_params}: {t_chol:.4f} s ({args.threads} threads); Newton step "
+              f"(hessian through solve) = {newton:.4f} s = {newton / t_chol:.2f} Cholesky factorizations")
         mm = r["matmul_equivalent"]
         print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
               f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")

@@ -90,6 +90,7 @@ class Scheduler:
         sparsity: int | None = None,
         classical_matrix: Any | None = None,
         classical_sparsity: int | None = None,
+        factorization: Any | None = None,
     ) -> Decision:
         """Price both solvers for the system A x = g and choose one.
 
@@ -107,6 +108,10 @@ class Scheduler:
         kappa estimate by the same method. Without it both sides are priced on A.
         decision.extra records what the classical side was priced on ("classical_priced_on",
         "classical_sparsity", "classical_kappa").
+
+        factorization: a Cholesky factor of A computed by the caller
+        (`qnewton.analysis.factor.CholeskyFactor`); the "bound" estimator then reads log det A from
+        it instead of factoring A again (its seconds are the caller's to attribute).
         """
         import time
 
@@ -115,6 +120,7 @@ class Scheduler:
         from scipy.sparse.linalg import LinearOperator
 
         from qnewton.analysis.kappa import estimate_kappa, lanczos_extremes
+        from qnewton.analysis.scaling import max_abs
         from qnewton.analysis.sparsity import row_nonzeros
         t_start = time.perf_counter()
         is_operator = isinstance(A, LinearOperator)
@@ -165,7 +171,8 @@ class Scheduler:
         setup_seconds = time.perf_counter() - t_start
 
         t0 = time.perf_counter()
-        est = estimate_kappa(A if matrix is None else matrix, self.kappa_method, **self.kappa_options)
+        shared = {"factorization": factorization} if factorization is not None and self.kappa_method == KappaMethod.BOUND else {}
+        est = estimate_kappa(A if matrix is None else matrix, self.kappa_method, **self.kappa_options, **shared)
         classical_kappa = float(est.value)
         if classical_matrix is not None and self._classical_uses_kappa():
             classical_kappa = float(estimate_kappa(c_matrix, self.kappa_method, **self.kappa_options).value)
@@ -175,7 +182,8 @@ class Scheduler:
         max_entry = norm = None
         alpha_needed = self.quantum.alpha is None
         if matrix is not None and alpha_needed:
-            max_entry = float(abs(matrix).max()) if (not sp.issparse(matrix) or matrix.nnz) else 0.0
+            max_entry = (max_abs(matrix) if not sp.issparse(matrix)  # no |A| temporary at large N
+                         else float(abs(matrix).max()) if matrix.nnz else 0.0)
             det = est.details
             if "lambda_max" in det and "lambda_min" in det and np.isfinite(det["lambda_max"]):
                 norm = float(max(abs(det["lambda_max"]), abs(det["lambda_min"])))

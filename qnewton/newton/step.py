@@ -61,6 +61,18 @@ Every block whose matrix a treatment changed carries `indefinite_fix` in its led
 in NewtonResult.indefinite_fixes. The factorization attempts are MEASURED in the
 regularize_prune stage, since they are part of preparing the system.
 
+One factorization per matrix. The definiteness test of the treatment above is a Cholesky
+factorization; when it succeeds its factor (`qnewton.analysis.factor.CholeskyFactor`) is kept and
+handed to the kappa bound (log det P from the pivots) and to the solver of that same matrix
+(classical, or the emulated QLSA's exact solve), so each matrix is factored once. Attribution in
+the MEASURED stages: the factorization's seconds go to the first stage that uses the factor
+beyond the test: kappa_estimate for P's factor when the bound used it, else solve when the
+solver used it; a factor only the test used stays in regularize_prune. So with d = N (P is R) or
+prune_classical, kappa_estimate holds the factorization and solve only the triangular solves.
+Each matrix the step builds (R, P, a damped matrix) is checked once where it is made and then
+marked read-only and validated (`qnewton.analysis._validate.mark_validated`), so sparsity,
+pruning, the scheduler and the estimator do not re-scan its N^2 entries.
+
 Safeguard (the last guard, after any treatment): -x_B must be a descent direction for the
 mini-batch loss, i.e. g_B . x_B > 0, and x_B must be finite. An emulated or circuit solver's error,
 or the treatment "none", can give a direction that fails this test. Such a block is recorded
@@ -79,6 +91,8 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis._validate import mark_validated
+from qnewton.analysis.factor import CholeskyFactor, cholesky
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
 from qnewton.enums import SolverKind
@@ -132,13 +146,15 @@ def is_positive_definite(A: np.ndarray) -> bool:
     return True
 
 
-def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS) -> tuple[np.ndarray, float, int]:
+def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *,
+                     known_indefinite: bool = False) -> tuple[np.ndarray, float, int]:
     """(A + mu I, mu, factorization attempts): mu1 is the first value of the schedule mu0, 2 mu0,
     4 mu0, ... for which A + mu1 I has a Cholesky factorization (Nocedal & Wright, Algorithm 3.3;
     mu0 in the module docstring) and mu = 2 mu1, so that every eigenvalue of A + mu I exceeds
     mu1 > |lambda_min(A)|. A positive definite A comes back unchanged with mu = 0. If no mu up to
-    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan."""
-    if is_positive_definite(A):
+    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan.
+    known_indefinite: the caller's own factorization of A already failed (it counts as attempt 1)."""
+    if not known_indefinite and is_positive_definite(A):
         return A, 0.0, 1
     scale = float(np.max(np.abs(A))) if A.size else 0.0
     if not math.isfinite(scale):
@@ -161,6 +177,16 @@ def saddle_free(R: np.ndarray, eps: float) -> np.ndarray:
     lam, V = np.linalg.eigh(R)
     out = (V * (np.abs(lam - eps) + eps)) @ V.T
     return (out + out.T) / 2.0
+
+
+def _solve(solver: LinearSolver, A: np.ndarray, g: np.ndarray, decision: Any,
+           factor: CholeskyFactor | None) -> Any:
+    """solver.solve(A, g[, decision]), handing over the shared Cholesky factor of A when the solver
+    takes one (`accepts_factorization`)."""
+    args = (A, g) if decision is None else (A, g, decision)
+    if factor is not None and getattr(solver, "accepts_factorization", False):
+        return solver.solve(*args, factorization=factor)
+    return solver.solve(*args)
 
 
 class NewtonStep:
@@ -203,17 +229,24 @@ class NewtonStep:
     def _treat(self, A: np.ndarray, *, unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
         """A made positive definite by this step's treatment, and what was done (None: unchanged).
         Saddle-free applies to the unpruned R only; the pruned matrix is damped if pruning broke it."""
+        fixed, fix, _ = self._treat_factored(A, unpruned=unpruned)
+        return fixed, fix
+
+    def _treat_factored(self, A: np.ndarray, *,
+                        unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None, CholeskyFactor | None]:
+        """`_treat`, plus the Cholesky factor of the returned matrix when the treatment's
+        definiteness test produced it (A positive definite as it is: the test IS the factorization
+        that the kappa bound and the solvers reuse). None with "none" or after a fix."""
         if self.indefinite == "none":
-            return A, None
+            return A, None, None
+        factor = cholesky(A)
+        if factor is not None:
+            return A, None, factor
         if unpruned and self.indefinite == "saddle-free":
-            if is_positive_definite(A):
-                return A, None
             fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps))
-            return fixed, {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}
-        fixed, mu, attempts = damp_to_definite(A)
-        if mu == 0.0:
-            return A, None
-        return fixed, {"method": "damping", "mu": mu, "attempts": attempts}
+            return mark_validated(fixed), {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}, None
+        fixed, mu, attempts = damp_to_definite(A, known_indefinite=True)
+        return mark_validated(fixed), {"method": "damping", "mu": mu, "attempts": attempts}, None
 
     def compute(
         self,
@@ -239,32 +272,44 @@ class NewtonStep:
         for index, (H, g) in enumerate(zip(hessians, gradients)):
             g = np.asarray(g, dtype=np.float64).reshape(-1)
             t0 = time.perf_counter()
-            R = regularize(H, self.eps)
-            R, fix_r = self._treat(R, unpruned=True)
+            R = mark_validated(regularize(H, self.eps))
+            R, fix_r, factor_r = self._treat_factored(R, unpruned=True)
             d = choose_sparsity(R, self.sparsity)
             pruned = d < R.shape[0]
-            P = symmetric_prune(R, d) if pruned else R
-            P, fix_p = self._treat(P, unpruned=False) if pruned else (P, None)
+            P = mark_validated(symmetric_prune(R, d)) if pruned else R
+            P, fix_p, factor_p = self._treat_factored(P, unpruned=False) if pruned else (P, None, factor_r)
             t1 = time.perf_counter()
-            stages["regularize_prune"] += t1 - t0
+            # Shared factorizations (module docstring): each one's seconds are moved out of
+            # regularize_prune into the first stage that uses it (kappa bound, then solve).
+            unclaimed = {id(f): f for f in (factor_r, factor_p) if f is not None}
+            stages["regularize_prune"] += t1 - t0 - sum(f.seconds for f in unclaimed.values())
             classical_matrix = P if (self.prune_classical or not pruned) else R
             decision = self.scheduler.decide(
-                P, g, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix
+                P, g, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix,
+                factorization=factor_p,
             )
             t2 = time.perf_counter()
             kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
+            if factor_p is not None and decision.extra.get("kappa_details", {}).get("shared_factorization"):
+                kappa_s += unclaimed.pop(id(factor_p), factor_p).seconds if id(factor_p) in unclaimed else 0.0
             stages["kappa_estimate"] += kappa_s
-            stages["decision"] += max(0.0, (t2 - t1) - kappa_s)
+            stages["decision"] += max(0.0, (t2 - t1) - float(decision.timings.get("kappa_estimate", 0.0)))
             if noise_seed is not None and isinstance(self.quantum_solver, Reseedable):
                 self.quantum_solver.reseed([*noise_seed, index])
             t2 = time.perf_counter()
             if decision.solver == SolverKind.QUANTUM:
                 solved = P
-                result = self.quantum_solver.solve(P, g, decision)
+                result = _solve(self.quantum_solver, P, g, decision, factor_p)
+                used = factor_p
             else:
                 solved = classical_matrix
-                result = self.classical_solver.solve(classical_matrix, g)
+                used = factor_p if classical_matrix is P else factor_r
+                result = _solve(self.classical_solver, classical_matrix, g, None, used)
             t3 = time.perf_counter()
+            if used is not None and result.info.get("shared_factor") and id(used) in unclaimed:
+                t3 += unclaimed.pop(id(used)).seconds
+            stages["regularize_prune"] += sum(f.seconds for f in unclaimed.values())  # only the definiteness test used it
+            del factor_r, factor_p, used, unclaimed
             stages["solve"] += t3 - t2
             # diagnostics for the ledger, outside every timed stage
             kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None

@@ -55,6 +55,8 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis._validate import is_validated
+from qnewton.analysis.factor import factor_for
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.costs.quantum import EPSILON_MAX, success_probability_bound
 from qnewton.enums import Readout, choices
@@ -131,21 +133,33 @@ class EmulatedQLSASolver:
         """Restart the noise stream (the trainer passes [seed, method, step, block])."""
         self.rng = np.random.default_rng(seed)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
-        """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`."""
+    #: solve() takes a `qnewton.analysis.factor.CholeskyFactor` of A (the Newton step's shared one)
+    accepts_factorization = True
+
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None, *,
+              factorization: Any = None) -> SolveResult:
+        """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`.
+
+        factorization: a CholeskyFactor of this very array A (`qnewton.analysis.factor`), used for
+        the exact solve of step 1 instead of a new factorization (info["shared_factor"])."""
         start = time.perf_counter()
         A = as_real_array(A, "A")
         b = as_real_array(b, "b").reshape(-1)
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] != b.shape[0] or A.shape[0] == 0:
             raise UsageError(f"A: expected a non-empty square matrix matching b, got {A.shape} and {b.shape}")
-        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        if not ((is_validated(A) or np.all(np.isfinite(A))) and np.all(np.isfinite(b))):
             raise UsageError("A, b: must be finite")
+        shared = factor_for(factorization, A)
         A, ea = power_of_two_scaled(A, window=SOLVE_WINDOW)
         b, eb = power_of_two_scaled(b, window=SOLVE_WINDOW)
         info: dict[str, Any] = {"epsilon_q": self.epsilon_q}
         try:
-            factor = scipy.linalg.cho_factor(A, lower=True, check_finite=True)
-            x = scipy.linalg.cho_solve(factor, b)
+            if shared is not None and ea == 0:
+                x = shared.solve(b)
+                info["shared_factor"] = True
+            else:
+                factor = scipy.linalg.cho_factor(A, lower=True, check_finite=True)
+                x = scipy.linalg.cho_solve(factor, b)
             info["exact_method"] = "cholesky"
         except (np.linalg.LinAlgError, ValueError):
             try:
