@@ -21,9 +21,15 @@ import math
 import os
 import time
 
+import resource
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's qnewton, not another install
 
 from qnewton.curvature import curvature, make_blocks
 from qnewton.train.models import MLP
@@ -43,7 +49,12 @@ def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[
     return best, n
 
 
-def cholesky_seconds(n: int, repeats: int = 1) -> float:
+def _sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = None) -> float:
     """Best wall-clock seconds of one float64 Cholesky factorization (scipy cho_factor, the classical
     solver's factorization) of an N x N symmetric positive definite matrix (random entries in
     [-1, 1], symmetrized, plus N on the diagonal: positive definite by Gershgorin's theorem)."""
@@ -55,6 +66,17 @@ def cholesky_seconds(n: int, repeats: int = 1) -> float:
     a *= 0.5
     a[np.diag_indices(n)] += n
     best = math.inf
+    if device is not None:  # the device path's factorization: torch.linalg.cholesky_ex on the device
+        at = torch.from_numpy(a).to(device)
+        del a
+        torch.linalg.cholesky_ex(at)
+        _sync(device)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            torch.linalg.cholesky_ex(at)
+            _sync(device)
+            best = min(best, time.perf_counter() - t)
+        return best
     for _ in range(repeats):
         t = time.perf_counter()
         scipy.linalg.cho_factor(a, lower=True, check_finite=False)
@@ -63,7 +85,8 @@ def cholesky_seconds(n: int, repeats: int = 1) -> float:
     return best
 
 
-def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
+def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int,
+          sparsity: str = "mass:50", device: torch.device | None = None) -> dict:
     from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.costs.query_time import PAPER_GATE_TIME, GateTimeModel
@@ -79,8 +102,8 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
     scheduler = Scheduler(policy=policy, kappa_method="bound",
                           quantum=QuantumCostModel(query_time=GateTimeModel(PAPER_GATE_TIME)),
                           classical=classical_cost_model("lu")[0])
-    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity="mass:50",
-                      exact_kappa_max_n=0)
+    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity=sparsity,
+                      exact_kappa_max_n=0, device=device)
     out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,
                  "block_sizes": [b.size for b in blk], "hessian_dtype": str(dtype).replace("torch.", ""),
                  "policy": policy, "runs": []}
@@ -91,15 +114,22 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         sec["forward_backward"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if r == 0:
+        if r == 0:  # FLOPs counted in an untimed pass (the counter itself slows the computation down)
             with FlopCounterMode(display=False) as fc:
-                curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+                curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk, device=device)
             out["hessian_matmul_flops"] = float(fc.get_total_flops())
-        else:
-            curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+            del curv
+        _sync(device)
+        t = time.perf_counter()
+        curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk, device=device)
+        _sync(device)
         sec["hessian"] = time.perf_counter() - t
-        res = step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv])
+        if device is None:
+            hessians, gradients = [c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv]
+        else:
+            hessians, gradients = [c.H for c in curv], [c.g for c in curv]
+        del curv  # as the trainer does: the step releases each H once it is regularized
+        res = step.compute(hessians, gradients, release_inputs=True)
         sec.update(res.measured_seconds)
         t = time.perf_counter()
         with torch.no_grad():
@@ -116,7 +146,7 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         out["block_records"] = [{k: b[k] for k in ("n", "sparsity", "log_kappa_estimate", "decision",
                                                     "quantum_seconds_model", "classical_seconds_model")}
                                 for b in res.blocks]
-        del curv, res
+        del res
     best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
     out["best_seconds"] = best
     t_mm, n_mm = matmul_seconds(out["hessian_matmul_flops"], dtype)
@@ -133,16 +163,25 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=0, help="chunked reverse-over-reverse Hessian (0: auto: "
                     "2048 for models over 4000 parameters, else unchunked forward-over-reverse)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--sparsity", default="mass:50", help="oracle sparsity rule (the trainer's default is offdiag-mass:50)")
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the trainer's default is 1)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the Hessian and the step's dense work run (cuda: torch on the GPU; without a usable "
+                         "GPU one line on stderr and the CPU)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
+    from qnewton.newton.torch_path import resolve_device
+
+    device = resolve_device(args.device, prog="bench_step")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.set_num_threads(args.threads)
     import scipy.linalg  # noqa: F401 - load SciPy's own OpenBLAS first: a limit only reaches loaded libraries
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads, user_api="blas")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.2f}, device {device or 'cpu (numpy path)'}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device is not None else ""))
     results = []
     for spec in args.models.split(","):
         sizes = tuple(int(s) for s in spec.split("-"))
@@ -151,18 +190,27 @@ def main() -> None:
         gib = n_params ** 2 * 8 / 2**30
         print(f"\n== MLP {spec}: {n_params} parameters, blocks {args.blocks}; one float64 Hessian = {gib:.2f} GiB; "
               f"Hessian dtype {args.dtype}" + (f", chunk {chunk}" if chunk else ""))
-        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats)
+        t_chol_before = cholesky_seconds(n_params, device=device) if n_params > 4000 else None
+        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats, args.sparsity, device)
         results.append(r)
         for k, v in r["best_seconds"].items():
             print(f"  {k:>17}: {v:9.4f} s")
         total = sum(r["best_seconds"].values())
         print(f"  {'total':>17}: {total:9.4f} s   (best of {args.repeats})")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        r["peak_rss_bytes"] = peak
+        print(f"  peak resident memory of this process so far: {peak / 2**30:.2f} GiB = "
+              f"{peak / (n_params ** 2 * 8):.2f} float64 Hessians (interpreter and torch included)")
         newton = sum(v for k, v in r["best_seconds"].items() if k not in ("forward_backward", "update"))
-        t_chol = cholesky_seconds(n_params)
+        t_after = cholesky_seconds(n_params, device=device)
+        t_chol = t_after if t_chol_before is None else 0.5 * (t_chol_before + t_after)
         r["cholesky_seconds"] = t_chol
         r["newton_step_over_cholesky"] = newton / t_chol
-        print(f"  one float64 Cholesky of N = {n_params}: {t_chol:.4f} s ({args.threads} threads); Newton step "
-              f"(hessian through solve) = {newton:.4f} s = {newton / t_chol:.2f} Cholesky factorizations")
+        where = f"{args.threads} threads" if device is None else str(device)
+        both = "" if t_chol_before is None else f" (mean of {t_chol_before:.4f} s before and {t_after:.4f} s after the step)"
+        print(f"  one float64 Cholesky of N = {n_params}: {t_chol:.4f} s{both}, {where}, load average "
+              f"{os.getloadavg()[0]:.2f}; Newton step (hessian through solve) = {newton:.4f} s = "
+              f"{newton / t_chol:.2f} Cholesky factorizations")
         mm = r["matmul_equivalent"]
         print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
               f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")

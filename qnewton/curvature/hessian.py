@@ -55,12 +55,15 @@ def block_loss_fn(
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
+    device: torch.device | str | None = None,
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
-    """J restricted to block B as a function of the flat block vector, and that vector's value."""
-    params = {n: p.detach().to(dtype) for n, p in model.named_parameters()}
-    buffers = {n: b.detach() for n, b in model.named_buffers()}
+    """J restricted to block B as a function of the flat block vector, and that vector's value
+    (computed on `device` when given: parameters, buffers and batch are copied there)."""
+    params = {n: p.detach().to(device=device, dtype=dtype) for n, p in model.named_parameters()}
+    buffers = {n: b.detach().to(device=device) for n, b in model.named_buffers()}
     others = {n: p for n, p in params.items() if n not in block.names}
-    xb = x.detach().to(dtype)
+    xb = x.detach().to(device=device, dtype=dtype)
+    y = y.to(device=device)
     flat0 = torch.cat([params[n].reshape(-1) for n in block.names])
 
     def J(flat: torch.Tensor) -> torch.Tensor:
@@ -113,6 +116,7 @@ def kronecker_block_hessian(
     x: torch.Tensor,
     y: torch.Tensor,
     dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
 ) -> BlockCurvature:
     """Exact gradient and Hessian of the mean cross-entropy of a plain MLP over a block that holds
     first-layer parameters, from the first layer's Kronecker structure.
@@ -138,8 +142,9 @@ def kronecker_block_hessian(
     if chain is None:
         raise ValueError("model: the Kronecker Hessian needs a plain MLP (layers of nn.Linear, tanh or relu)")
     layers, act = chain
-    params = {n: p.detach().to(dtype) for n, p in model.named_parameters()}
-    xb = x.detach().to(dtype)
+    params = {n: p.detach().to(device=device, dtype=dtype) for n, p in model.named_parameters()}
+    xb = x.detach().to(device=device, dtype=dtype)
+    y = y.to(device=xb.device)
     m, d_in = xb.shape
     n1 = layers[0].out_features
     names = list(block.names)
@@ -177,8 +182,8 @@ def kronecker_block_hessian(
     K = G[:, :n1, n1:] * scale  # (m, n1, r)
     dz = grads[:, :n1] * scale
     N = block.size
-    H = torch.empty((N, N), dtype=dtype)
-    g = torch.empty(N, dtype=dtype)
+    H = torch.empty((N, N), dtype=dtype, device=xb.device)
+    g = torch.empty(N, dtype=dtype, device=xb.device)
     w_off = offsets.get("layers.0.weight")
     b_off = offsets.get("layers.0.bias")
     if w_off is not None:
@@ -201,7 +206,8 @@ def kronecker_block_hessian(
             H[w_off:w_off + n1 * d_in, b_off:b_off + n1] = wb
             H[b_off:b_off + n1, w_off:w_off + n1 * d_in] = wb.T
     if r:
-        rest_idx = torch.cat([torch.arange(offsets[n], offsets[n] + sz) for n, sz in zip(rest_names, rest_sizes)])
+        rest_idx = torch.cat([torch.arange(offsets[n], offsets[n] + sz, device=xb.device)
+                              for n, sz in zip(rest_names, rest_sizes)])
         g[rest_idx] = grads[:, n1:].mean(0)
         Q = G[:, n1:, n1:].sum(0) * scale
         H[rest_idx.unsqueeze(1), rest_idx.unsqueeze(0)] = (Q + Q.T) * 0.5
@@ -225,6 +231,7 @@ def block_curvature(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
     chunk_size: int | str | None = None,
     structured: bool = True,
+    device: torch.device | str | None = None,
 ) -> BlockCurvature:
     """Gradient and exact, exactly symmetric Hessian of J over block B.
 
@@ -234,8 +241,8 @@ def block_curvature(
     `chunk_size` set, reverse-over-reverse jacrev(jacrev(J), chunk_size=k) instead, which holds
     only k basis vectors' intermediates at a time (for large N, e.g. 12.7K parameters)."""
     if structured and kronecker_applies(model, block, x, loss_fn):
-        return kronecker_block_hessian(model, block, x, y, dtype)
-    J, flat0 = block_loss_fn(model, block, x, y, dtype, loss_fn)
+        return kronecker_block_hessian(model, block, x, y, dtype, device)
+    J, flat0 = block_loss_fn(model, block, x, y, dtype, loss_fn, device)
     g, value = grad_and_value(J)(flat0)
     if chunk_size == AUTO_CHUNK:
         chunk_size = AUTO_CHUNK_SIZE if block.size > AUTO_CHUNK_THRESHOLD else None
@@ -254,9 +261,11 @@ def curvature(
     dtype: torch.dtype = torch.float64,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy,
     chunk_size: int | str | None = None,
+    device: torch.device | str | None = None,
 ) -> list[BlockCurvature]:
-    """`block_curvature` for each block (the diagonal blocks of the full Hessian)."""
-    return [block_curvature(model, b, x, y, dtype, loss_fn, chunk_size) for b in blocks]
+    """`block_curvature` for each block (the diagonal blocks of the full Hessian), on `device`
+    when given (the results then live there)."""
+    return [block_curvature(model, b, x, y, dtype, loss_fn, chunk_size, device=device) for b in blocks]
 
 
 class ExactHessian:
@@ -268,14 +277,17 @@ class ExactHessian:
 
     kind = CurvatureKind.HESSIAN.value
 
-    def __init__(self, dtype: torch.dtype = torch.float64, chunk_size: int | str | None = AUTO_CHUNK) -> None:
+    def __init__(self, dtype: torch.dtype = torch.float64, chunk_size: int | str | None = AUTO_CHUNK,
+                 device: torch.device | str | None = None) -> None:
         if dtype not in (torch.float64, torch.float32):
             raise ValueError(f"dtype: must be torch.float64 or torch.float32, got {dtype}")
         self.dtype = dtype
         self.chunk_size = chunk_size
+        self.device = device
 
     def __call__(self, model: nn.Module, batch: Batch, blocks: Sequence[Block]) -> list[BlockCurvature]:
-        return curvature(model, blocks, batch.inputs, batch.targets, self.dtype, batch.loss_fn, self.chunk_size)
+        return curvature(model, blocks, batch.inputs, batch.targets, self.dtype, batch.loss_fn, self.chunk_size,
+                         device=self.device)
 
 
 def dense_reference_hessian(

@@ -73,10 +73,12 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
     dtype = torch.float64 if o["hessian_dtype"] == "float64" else torch.float32
     from qnewton.curvature.registry import make_curvature
 
+    from qnewton.newton.torch_path import resolve_device
+
     return QNewton(ctx.model, newton_step(ctx, policy), lr=o["newton_lr"], blocks=ctx.blocks,
                    curvature=make_curvature("hessian", dtype=dtype, chunk_size="auto"),
                    warmup_steps=o["sgd_steps"], warmup_lr=o["sgd_lr"], momentum=o["momentum"],
-                   noise_seed=ctx.noise_seed)
+                   noise_seed=ctx.noise_seed, device=resolve_device(o.get("device", "cpu")))
 
 
 _NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks")

@@ -179,6 +179,22 @@ def saddle_free(R: np.ndarray, eps: float) -> np.ndarray:
     return (out + out.T) / 2.0
 
 
+def _check_device(device: Any, scheduler: Scheduler) -> Any:
+    """None (the numpy path) or a torch.device for the torch path (`qnewton.newton.torch_path`).
+    The torch path prices the classical side on N alone, so it takes the LU cost model only."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"device: not a torch device: {device!r}") from None
+    if scheduler._classical_uses_kappa():
+        raise UsageError("device: the torch path supports the LU classical cost model only (classical_model = lu)")
+    return dev
+
+
 def _solve(solver: LinearSolver, A: np.ndarray, g: np.ndarray, decision: Any,
            factor: CholeskyFactor | None) -> Any:
     """solver.solve(A, g[, decision]), handing over the shared Cholesky factor of A when the solver
@@ -208,6 +224,7 @@ class NewtonStep:
         exact_kappa_max_n: int = 256,
         fallback_scale: float = 0.1,
         indefinite: str = "damping",
+        device: Any = None,
     ) -> None:
         if not isinstance(scheduler, Scheduler):
             raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
@@ -225,6 +242,7 @@ class NewtonStep:
         self.exact_kappa_max_n = int(exact_kappa_max_n)
         self.fallback_scale = float(fallback_scale)
         self.indefinite = str(indefinite)
+        self.device = _check_device(device, scheduler)
 
     def _treat(self, A: np.ndarray, *, unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
         """A made positive definite by this step's treatment, and what was done (None: unchanged).
@@ -255,13 +273,20 @@ class NewtonStep:
         *,
         noise_seed: Sequence[int] | None = None,
         names: list[str] | None = None,
+        release_inputs: bool = False,
     ) -> NewtonResult:
         """Newton directions x_B for every block (H_B, g_B), one ledger record per block, and the
         MEASURED seconds of the stages regularize_prune (with the indefinite treatment),
         kappa_estimate, decision and solve (module docstring). With `noise_seed`, a reseedable
         quantum solver restarts its noise stream from [*noise_seed, i] before block i, so a step's
         noise depends only on the seed, never on what ran before it (runs and resumed runs repeat
-        bit for bit)."""
+        bit for bit). release_inputs: set hessians[i] to None once R_i is built, so that a caller
+        who passes its only reference lets H_i go (at N = 12,730 one copy less at the peak)."""
+        if self.device is not None:  # the dense work in torch on that device (qnewton.newton.torch_path)
+            from qnewton.newton.torch_path import compute_on_device
+
+            return compute_on_device(self, hessians, gradients, device=self.device, noise_seed=noise_seed,
+                                     names=names, release_inputs=release_inputs)
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0
@@ -271,8 +296,11 @@ class NewtonStep:
         fixes = 0
         for index, (H, g) in enumerate(zip(hessians, gradients)):
             g = np.asarray(g, dtype=np.float64).reshape(-1)
+            if release_inputs and isinstance(hessians, list):
+                hessians[index] = None  # type: ignore[call-overload]
             t0 = time.perf_counter()
             R = mark_validated(regularize(H, self.eps))
+            H = None
             R, fix_r, factor_r = self._treat_factored(R, unpruned=True)
             d = choose_sparsity(R, self.sparsity)
             pruned = d < R.shape[0]

@@ -60,6 +60,7 @@ class QNewton(Optimizer):
         warmup_lr: float = 0.1,
         momentum: float = 0.0,
         noise_seed: Sequence[int] | None = None,
+        device: Any = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise UsageError(f"model: must be a torch.nn.Module, got {type(model).__name__}")
@@ -74,6 +75,16 @@ class QNewton(Optimizer):
             raise UsageError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
         self.blocks: list[Block] = make_blocks(model, blocks) if isinstance(blocks, str) else list(blocks)
         self.curvature: Curvature = make_curvature(curvature) if isinstance(curvature, str) else curvature
+        # device: the curvature and the step's dense work run there in torch (qnewton.newton.torch_path);
+        # None keeps the numpy path. The model itself stays where it is.
+        self.device = None
+        if device is not None:
+            from qnewton.newton.step import _check_device
+
+            self.device = _check_device(device, newton_step.scheduler)
+            newton_step.device = self.device
+            if hasattr(self.curvature, "device"):
+                self.curvature.device = self.device  # type: ignore[attr-defined]
         params = dict(model.named_parameters())
         groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.blocks]
         super().__init__(groups, {"lr": lr})
@@ -137,8 +148,14 @@ class QNewton(Optimizer):
             report.skipped = "non-finite Hessian or gradient"
             return report, loss
         noise = None if self.noise_seed is None else [*self.noise_seed, index]
-        result = self.newton_step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv],
-                                          noise_seed=noise, names=[b.name for b in self.blocks])
+        if self.newton_step.device is not None:  # tensors stay on the device
+            hessians, gradients = [c.H for c in curv], [c.g for c in curv]
+        else:
+            hessians = [c.H.double().numpy() for c in curv]
+            gradients = [c.g.double().numpy() for c in curv]
+        del curv  # the step releases each H once it is regularized (one copy less at the peak)
+        result = self.newton_step.compute(hessians, gradients, noise_seed=noise, names=[b.name for b in self.blocks],
+                                          release_inputs=True)
         for key, value in result.measured_seconds.items():
             seconds[key] += value
         t2 = time.perf_counter()

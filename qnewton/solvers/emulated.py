@@ -168,6 +168,29 @@ class EmulatedQLSASolver:
             except (np.linalg.LinAlgError, ValueError) as exc:
                 x = np.full_like(b, np.nan)
                 info["exact_method"] = f"failed: {exc}"
+        x = self.emulate_output(x, decision, info)
+        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
+            x = rescale_solution(x, eb - ea, info)
+        modeled = 0.0
+        if decision is not None:
+            modeled = float(decision.quantum_seconds)  # solve + readout, both modeled
+            info["modeled_seconds_source"] = "scheduler"
+            info["modeled_readout_seconds"] = float(decision.readout_seconds)
+        else:
+            info["modeled_seconds_source"] = "none (no decision passed)"
+        return SolveResult(
+            x=x,
+            method="emulated-qlsa",
+            kind="quantum",
+            measured_seconds=time.perf_counter() - start,
+            modeled_quantum_seconds=modeled,
+            info=info,
+        )
+
+    def emulate_output(self, x: np.ndarray, decision: Decision | None, info: dict[str, Any]) -> np.ndarray:
+        """Steps 2-4 of the module docstring on the exact solution x (a float64 vector of a system
+        at unit scale): the QLSA's state error, then the readout; the draws come from this solver's
+        stream. Also used by the device path of the Newton step, which solves exactly on the GPU."""
         norm = stable_norm(x)
         if math.isfinite(norm) and norm > 0 and self.epsilon_q > 0 and x.size > 1:
             u = x / norm
@@ -187,23 +210,7 @@ class EmulatedQLSASolver:
         if readout == "swap-test":
             info["readout_precision"] = precision
             x = self._read_out(x, precision, info)
-        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
-            x = rescale_solution(x, eb - ea, info)
-        modeled = 0.0
-        if decision is not None:
-            modeled = float(decision.quantum_seconds)  # solve + readout, both modeled
-            info["modeled_seconds_source"] = "scheduler"
-            info["modeled_readout_seconds"] = float(decision.readout_seconds)
-        else:
-            info["modeled_seconds_source"] = "none (no decision passed)"
-        return SolveResult(
-            x=x,
-            method="emulated-qlsa",
-            kind="quantum",
-            measured_seconds=time.perf_counter() - start,
-            modeled_quantum_seconds=modeled,
-            info=info,
-        )
+        return x
 
 
 def _check_readout(readout: Any) -> str:

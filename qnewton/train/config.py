@@ -27,6 +27,7 @@ DataName = Literal["digits", "mnist", "mnist5k"]
 BlocksName = Literal["full", "layer", "tensor"]
 KappaMethod = Literal["bound", "lanczos", "exact"]
 DTypeName = Literal["float64", "float32"]
+DeviceName = Literal["cpu", "cuda"]
 Activation = Literal["tanh", "relu"]
 ReadoutName = Literal["free", "swap-test"]
 IndefiniteName = Literal["damping", "saddle-free", "none"]
@@ -95,7 +96,12 @@ class TrainConfig:
     # curvature and preparation
     blocks: BlocksName = _opt("tensor", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
                               "tensor (each parameter tensor)", get_args(BlocksName))
-    hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation", get_args(DTypeName))
+    hessian_dtype: DTypeName = _opt("float64", "dtype of the Hessian computation (the analysis and the solves "
+                                    "stay float64)", get_args(DTypeName))
+    device: DeviceName = _opt("cpu", "where the Newton methods compute the Hessian and its regularization, "
+                              "sparsity, kappa estimate and solves: cpu (numpy/scipy) or cuda (torch on the GPU; "
+                              "without a usable GPU one line on stderr says so and the run uses the CPU)",
+                              get_args(DeviceName))
     eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
     sparsity: str = _opt("offdiag-mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
                          "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
