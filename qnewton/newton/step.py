@@ -243,6 +243,7 @@ class NewtonStep:
         self.fallback_scale = float(fallback_scale)
         self.indefinite = str(indefinite)
         self.device = _check_device(device, scheduler)
+        self.damping_schedule = (DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
 
     def _treat(self, A: np.ndarray, *, unpruned: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
         """A made positive definite by this step's treatment, and what was done (None: unchanged).
@@ -286,7 +287,7 @@ class NewtonStep:
             from qnewton.newton.torch_path import compute_on_device
 
             return compute_on_device(self, hessians, gradients, device=self.device, noise_seed=noise_seed,
-                                     names=names, release_inputs=release_inputs)
+                                     names=names, release_inputs=release_inputs, result_type=NewtonResult)
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0

@@ -89,7 +89,7 @@ def _operator(A: torch.Tensor) -> Any:
 def _treat(step: Any, A: torch.Tensor, *, unpruned: bool) -> tuple[torch.Tensor, dict[str, Any] | None,
                                                                     torch.Tensor | None, float]:
     """(treated A, fix record, its Cholesky factor or None, seconds of that factorization)."""
-    from qnewton.newton.step import DAMPING_BETA, DAMPING_MAX_ATTEMPTS
+    DAMPING_BETA, DAMPING_MAX_ATTEMPTS = step.damping_schedule
 
     if step.indefinite == "none":
         return A, None, None, 0.0
@@ -169,14 +169,14 @@ def _quantum_solve(solver: Any, A: torch.Tensor, g: torch.Tensor, L: torch.Tenso
 
 def compute_on_device(step: Any, hessians: list[Any], gradients: list[Any], *, device: torch.device,
                       noise_seed: Sequence[int] | None = None, names: list[str] | None = None,
-                      release_inputs: bool = False) -> Any:
+                      release_inputs: bool = False, result_type: Any = None) -> Any:
     """`NewtonStep.compute` with the dense work on `device` (module docstring). hessians: torch
     tensors (on any device) or numpy arrays; gradients likewise. Returns a NewtonResult whose
-    directions are float64 numpy vectors."""
+    directions are float64 numpy vectors (`result_type`: the NewtonResult class, passed in by
+    `qnewton.newton.step`, which imports this module)."""
     from qnewton.analysis.kappa import estimate_kappa, kappa_exact
     from qnewton.analysis.pruning import symmetric_prune
     from qnewton.newton.protocols import Reseedable
-    from qnewton.newton.step import NewtonResult
 
     stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
     counts = {"quantum": 0, "classical": 0}
@@ -314,6 +314,6 @@ def compute_on_device(step: Any, hessians: list[Any], gradients: list[Any], *, d
             "device": str(device),
         })
         del R, P, L_r, L_p, solved, classical_matrix
-    return NewtonResult(directions, records, stages, modeled, counts, safeguards,
+    return result_type(directions, records, stages, modeled, counts, safeguards,
                         extra={"indefinite": step.indefinite, "indefinite_fixes": fixes, "device": str(device)},
                         indefinite_fixes=fixes)
