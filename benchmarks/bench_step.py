@@ -1,16 +1,24 @@
-"""Seconds per stage of one Q-Newton step (paper Algorithm 2), and the Hessian against a matmul.
+"""Seconds per stage of one Q-Newton step (paper Algorithm 2), against one Cholesky factorization of
+the same N and, for the Hessian, against a matmul of the same FLOP count.
 
 Models: the default 64-16-10 MLP (1,210 parameters) and a 784-16-10 MLP (12,730 parameters, the
 paper's DNN size, Table I), random data, batch 256, the full Hessian (one block) unless
 --blocks says otherwise. Stages: forward_backward, hessian, regularize_prune, kappa_estimate,
-decision, solve, update (as in the ledger). The Hessian stage's matmul FLOPs are counted with
-torch.utils.flop_counter.FlopCounterMode (matrix products only; elementwise work is not counted)
-and compared with the time of one square float matmul of the same FLOP count (2 n^3 = F) on
-this machine: ratio = t_hessian / t_matmul.
+decision, solve, update (as in the ledger; the shared Cholesky factorization of each matrix is
+counted in the first stage that uses it, see qnewton.newton.step). The Hessian stage's matmul
+FLOPs are counted with torch.utils.flop_counter.FlopCounterMode in an untimed pass (matrix
+products only; elementwise work is not counted) and compared with the time of one square float
+matmul of the same FLOP count (2 n^3 = F): ratio = t_hessian / t_matmul. For N > 4000 one
+float64 Cholesky factorization of a random N x N positive definite matrix is timed before and
+after the step (the machine may be shared: their mean is the unit, the load average is printed),
+and the step from the Hessian through the solve is given in such factorizations.
 
-Memory: a 12,730^2 float64 Hessian is 1.30 GB, and regularize, prune and the factorizations hold
-a few copies (~6-8 GB peak); with --dtype float32 the Hessian is computed in float32 (the
-analysis and solves stay float64). Run: `.venv/bin/python benchmarks/bench_step.py`.
+Memory: a 12,730^2 float64 Hessian is 1.21 GiB. The step keeps R, its Cholesky factor, P and its
+factor (four N^2 arrays) at its peak; the input H is released once R is built. The peak resident
+size of the process is printed. --device cuda runs the Hessian and the step's dense work in torch
+on the GPU (one line on stderr and the CPU when there is none); --dtype float32 computes the
+Hessian in float32 (the analysis and the solves stay float64).
+Run: `.venv/bin/python benchmarks/bench_step.py --models 784-16-10 --threads 2`.
 """
 
 from __future__ import annotations
