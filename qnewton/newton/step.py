@@ -319,8 +319,9 @@ class NewtonStep:
             )
             t2 = time.perf_counter()
             kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
-            if factor_p is not None and decision.extra.get("kappa_details", {}).get("shared_factorization"):
-                kappa_s += unclaimed.pop(id(factor_p), factor_p).seconds if id(factor_p) in unclaimed else 0.0
+            if (factor_p is not None and id(factor_p) in unclaimed
+                    and decision.extra.get("kappa_details", {}).get("shared_factorization")):
+                kappa_s += unclaimed.pop(id(factor_p)).seconds
             stages["kappa_estimate"] += kappa_s
             stages["decision"] += max(0.0, (t2 - t1) - float(decision.timings.get("kappa_estimate", 0.0)))
             if noise_seed is not None and isinstance(self.quantum_solver, Reseedable):
