@@ -93,3 +93,16 @@ def test_short_training_run_learns(tmp_path):
     last = sum(r["loss"] for r in rows[-5:]) / 5
     assert last < first / 2, (first, last)
     assert report["sgd"]["test_accuracy"] > 0.80, report["sgd"]["test_accuracy"]
+
+
+def test_experiments_take_mnist5k_as_their_data():
+    from qnewton.experiments.config import load_config
+    from qnewton.experiments.spec import RunContext
+    from qnewton.experiments.training import TrainingParams, base_config
+
+    assert base_config(TrainingParams(data="mnist5k")).data == "mnist5k"
+    with pytest.raises(UsageError, match="data"):
+        TrainingParams(data="cifar")
+    cfg = load_config("experiments/table3-mnist5k.toml")
+    assert cfg.name == "table3-dnn" and cfg.params.data == "mnist5k" and cfg.params.hidden == "4"
+    assert RunContext(data_name="mnist5k").dataset == "mnist5k" and RunContext().dataset == "digits"
