@@ -1,16 +1,24 @@
-"""Seconds per stage of one Q-Newton step (paper Algorithm 2), and the Hessian against a matmul.
+"""Seconds per stage of one Q-Newton step (paper Algorithm 2), against one Cholesky factorization of
+the same N and, for the Hessian, against a matmul of the same FLOP count.
 
 Models: the default 64-16-10 MLP (1,210 parameters) and a 784-16-10 MLP (12,730 parameters, the
 paper's DNN size, Table I), random data, batch 256, the full Hessian (one block) unless
 --blocks says otherwise. Stages: forward_backward, hessian, regularize_prune, kappa_estimate,
-decision, solve, update (as in the ledger). The Hessian stage's matmul FLOPs are counted with
-torch.utils.flop_counter.FlopCounterMode (matrix products only; elementwise work is not counted)
-and compared with the time of one square float matmul of the same FLOP count (2 n^3 = F) on
-this machine: ratio = t_hessian / t_matmul.
+decision, solve, update (as in the ledger; the shared Cholesky factorization of each matrix is
+counted in the first stage that uses it, see qnewton.newton.step). The Hessian stage's matmul
+FLOPs are counted with torch.utils.flop_counter.FlopCounterMode in an untimed pass (matrix
+products only; elementwise work is not counted) and compared with the time of one square float
+matmul of the same FLOP count (2 n^3 = F): ratio = t_hessian / t_matmul. For N > 4000 one
+float64 Cholesky factorization of a random N x N positive definite matrix is timed before and
+after the step (the machine may be shared: their mean is the unit, the load average is printed),
+and the step from the Hessian through the solve is given in such factorizations.
 
-Memory: a 12,730^2 float64 Hessian is 1.30 GB, and regularize, prune and the factorizations hold
-a few copies (~6-8 GB peak); with --dtype float32 the Hessian is computed in float32 (the
-analysis and solves stay float64). Run: `.venv/bin/python benchmarks/bench_step.py`.
+Memory: a 12,730^2 float64 Hessian is 1.21 GiB. The step keeps R, its Cholesky factor, P and its
+factor (four N^2 arrays) at its peak; the input H is released once R is built. The peak resident
+size of the process is printed. --device cuda runs the Hessian and the step's dense work in torch
+on the GPU (one line on stderr and the CPU when there is none); --dtype float32 computes the
+Hessian in float32 (the analysis and the solves stay float64).
+Run: `.venv/bin/python benchmarks/bench_step.py --models 784-16-10 --threads 2`.
 """
 
 from __future__ import annotations
@@ -21,9 +29,15 @@ import math
 import os
 import time
 
+import resource
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's qnewton, not another install
 
 from qnewton.curvature import curvature, make_blocks
 from qnewton.train.models import MLP
@@ -43,7 +57,44 @@ def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[
     return best, n
 
 
-def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int) -> dict:
+def _sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = None) -> float:
+    """Best wall-clock seconds of one float64 Cholesky factorization (scipy cho_factor, the classical
+    solver's factorization) of an N x N symmetric positive definite matrix (random entries in
+    [-1, 1], symmetrized, plus N on the diagonal: positive definite by Gershgorin's theorem)."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1.0, 1.0, size=(n, n))
+    a += a.T
+    a *= 0.5
+    a[np.diag_indices(n)] += n
+    best = math.inf
+    if device is not None:  # the device path's factorization: torch.linalg.cholesky_ex on the device
+        at = torch.from_numpy(a).to(device)
+        del a
+        torch.linalg.cholesky_ex(at)
+        _sync(device)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            torch.linalg.cholesky_ex(at)
+            _sync(device)
+            best = min(best, time.perf_counter() - t)
+        return best
+    for _ in range(repeats):
+        t = time.perf_counter()
+        scipy.linalg.cho_factor(a, lower=True, check_finite=False)
+        best = min(best, time.perf_counter() - t)
+    del a
+    return best
+
+
+def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int,
+          sparsity: str = "mass:50", device: torch.device | None = None) -> dict:
     from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.costs.query_time import PAPER_GATE_TIME, GateTimeModel
@@ -59,8 +110,8 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
     scheduler = Scheduler(policy=policy, kappa_method="bound",
                           quantum=QuantumCostModel(query_time=GateTimeModel(PAPER_GATE_TIME)),
                           classical=classical_cost_model("lu")[0])
-    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity="mass:50",
-                      exact_kappa_max_n=0)
+    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity=sparsity,
+                      exact_kappa_max_n=0, device=device)
     out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,
                  "block_sizes": [b.size for b in blk], "hessian_dtype": str(dtype).replace("torch.", ""),
                  "policy": policy, "runs": []}
@@ -71,15 +122,22 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         sec["forward_backward"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if r == 0:
+        if r == 0:  # FLOPs counted in an untimed pass (the counter itself slows the computation down)
             with FlopCounterMode(display=False) as fc:
-                curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+                curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk, device=device)
             out["hessian_matmul_flops"] = float(fc.get_total_flops())
-        else:
-            curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk)
+            del curv
+        _sync(device)
+        t = time.perf_counter()
+        curv = curvature(model, blk, x, y, dtype=dtype, chunk_size=chunk, device=device)
+        _sync(device)
         sec["hessian"] = time.perf_counter() - t
-        res = step.compute([c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv])
+        if device is None:
+            hessians, gradients = [c.H.double().numpy() for c in curv], [c.g.double().numpy() for c in curv]
+        else:
+            hessians, gradients = [c.H for c in curv], [c.g for c in curv]
+        del curv  # as the trainer does: the step releases each H once it is regularized
+        res = step.compute(hessians, gradients, release_inputs=True)
         sec.update(res.measured_seconds)
         t = time.perf_counter()
         with torch.no_grad():
@@ -96,7 +154,7 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         out["block_records"] = [{k: b[k] for k in ("n", "sparsity", "log_kappa_estimate", "decision",
                                                     "quantum_seconds_model", "classical_seconds_model")}
                                 for b in res.blocks]
-        del curv, res
+        del res
     best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
     out["best_seconds"] = best
     t_mm, n_mm = matmul_seconds(out["hessian_matmul_flops"], dtype)
@@ -113,16 +171,25 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=0, help="chunked reverse-over-reverse Hessian (0: auto: "
                     "2048 for models over 4000 parameters, else unchunked forward-over-reverse)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--sparsity", default="mass:50", help="oracle sparsity rule (the trainer's default is offdiag-mass:50)")
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (the trainer's default is 1)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the Hessian and the step's dense work run (cuda: torch on the GPU; without a usable "
+                         "GPU one line on stderr and the CPU)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
+    from qnewton.newton.torch_path import resolve_device
+
+    device = resolve_device(args.device, prog="bench_step")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.set_num_threads(args.threads)
     import scipy.linalg  # noqa: F401 - load SciPy's own OpenBLAS first: a limit only reaches loaded libraries
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads, user_api="blas")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.2f}, device {device or 'cpu (numpy path)'}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device is not None else ""))
     results = []
     for spec in args.models.split(","):
         sizes = tuple(int(s) for s in spec.split("-"))
@@ -131,12 +198,27 @@ def main() -> None:
         gib = n_params ** 2 * 8 / 2**30
         print(f"\n== MLP {spec}: {n_params} parameters, blocks {args.blocks}; one float64 Hessian = {gib:.2f} GiB; "
               f"Hessian dtype {args.dtype}" + (f", chunk {chunk}" if chunk else ""))
-        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats)
+        t_chol_before = cholesky_seconds(n_params, device=device) if n_params > 4000 else None
+        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats, args.sparsity, device)
         results.append(r)
         for k, v in r["best_seconds"].items():
             print(f"  {k:>17}: {v:9.4f} s")
         total = sum(r["best_seconds"].values())
         print(f"  {'total':>17}: {total:9.4f} s   (best of {args.repeats})")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        r["peak_rss_bytes"] = peak
+        print(f"  peak resident memory of this process so far: {peak / 2**30:.2f} GiB = "
+              f"{peak / (n_params ** 2 * 8):.2f} float64 Hessians (interpreter and torch included)")
+        newton = sum(v for k, v in r["best_seconds"].items() if k not in ("forward_backward", "update"))
+        t_after = cholesky_seconds(n_params, device=device)
+        t_chol = t_after if t_chol_before is None else 0.5 * (t_chol_before + t_after)
+        r["cholesky_seconds"] = t_chol
+        r["newton_step_over_cholesky"] = newton / t_chol
+        where = f"{args.threads} threads" if device is None else str(device)
+        both = "" if t_chol_before is None else f" (mean of {t_chol_before:.4f} s before and {t_after:.4f} s after the step)"
+        print(f"  one float64 Cholesky of N = {n_params}: {t_chol:.4f} s{both}, {where}, load average "
+              f"{os.getloadavg()[0]:.2f}; Newton step (hessian through solve) = {newton:.4f} s = "
+              f"{newton / t_chol:.2f} Cholesky factorizations")
         mm = r["matmul_equivalent"]
         print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
               f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -13,10 +14,36 @@ from qnewton.errors import UsageError
 SYMMETRY_RTOL = 1e-10
 
 
+#: Matrices already known to be square, finite, float64 and exactly symmetric (A == A^T bit for
+#: bit), by id, with a weak reference that proves the id still names the same object. Only
+#: read-only arrays are entered (`mark_validated`), so their entries cannot change behind the mark.
+_VALIDATED: dict[int, "weakref.ref[np.ndarray]"] = {}
+
+
+def mark_validated(A: np.ndarray) -> np.ndarray:
+    """Record that A (a float64 square, finite, exactly symmetric ndarray built by the caller, e.g.
+    R = (H + H^T)/2 + eps I) needs no further O(N^2) validation scan, and mark it read-only so
+    that the record stays true. Returns A. The Newton step marks each matrix it builds once, and
+    every later check of the same object (sparsity, pruning, scheduler, kappa estimate) is O(1)."""
+    A.flags.writeable = False
+    key = id(A)
+    _VALIDATED[key] = weakref.ref(A, lambda _ref, key=key: _VALIDATED.pop(key, None))
+    return A
+
+
+def is_validated(A: object) -> bool:
+    """True when A is the very read-only array `mark_validated` recorded."""
+    ref = _VALIDATED.get(id(A))
+    return ref is not None and ref() is A and isinstance(A, np.ndarray) and not A.flags.writeable
+
+
 def as_square_float64(A: object, name: str = "A") -> np.ndarray:
     """Return `A` as a float64 2-D square ndarray with finite entries, or raise `UsageError`.
 
-    Complex input is refused rather than silently cast (numpy would drop the imaginary part)."""
+    Complex input is refused rather than silently cast (numpy would drop the imaginary part).
+    A matrix recorded by `mark_validated` comes back at once (no scan)."""
+    if is_validated(A):
+        return A  # type: ignore[return-value]
     if np.iscomplexobj(A):
         raise UsageError(f"{name}: has complex entries; a real matrix is expected")
     try:
@@ -35,6 +62,8 @@ def as_square_float64(A: object, name: str = "A") -> np.ndarray:
 def symmetry_defect(A: np.ndarray, tile: int = 512) -> float:
     """max|A - A^T| / max|A| (0 for the zero matrix), compared tile by tile over the upper
     triangle so that the transposes stay in cache and memory stays bounded."""
+    if is_validated(A):
+        return 0.0
     n = A.shape[0]
     scale = max(abs(float(A.max())), abs(float(A.min()))) if A.size else 0.0
     if scale == 0.0:

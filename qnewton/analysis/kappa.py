@@ -79,6 +79,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from qnewton.analysis._validate import SYMMETRY_RTOL, as_square_float64, symmetry_defect
+from qnewton.analysis.factor import factor_for
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, power_of_two_scaled, to_scale
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
@@ -229,7 +230,8 @@ def _ldl_log_abs_det(S: np.ndarray, floor: float) -> tuple[float, int, int, int,
     return log_abs_det, n_pos, n_neg, n_zero, smallest
 
 
-def kappa_bound(A: np.ndarray, form: BoundForm = "auto", *, positive_definite_only: bool = False) -> KappaEstimate:
+def kappa_bound(A: np.ndarray, form: BoundForm = "auto", *, positive_definite_only: bool = False,
+                factorization: Any = None) -> KappaEstimate:
     """The paper's estimator: Merikoski et al. (1997) upper bound from det and trace/Frobenius norm.
 
     form "auto": the trace form if Cholesky of a symmetric A succeeds (A positive definite), the
@@ -246,6 +248,10 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto", *, positive_definite_on
     A is first brought to unit scale by a power of two (the bound is scale-invariant) and log det
     comes from the Cholesky, LDL^T or LU pivots, so no determinant, trace or norm over- or
     underflows.
+
+    factorization: a `qnewton.analysis.factor.CholeskyFactor` already computed for this very array
+    (the Newton step's definiteness test made it); it replaces this function's own Cholesky
+    factorization (the O(N^3) part) when A needed no rescaling. Anything else is ignored.
     """
     if form not in ("auto", "trace", "frobenius"):
         raise UsageError(f"form: must be 'auto', 'trace' or 'frobenius', got {form!r}")
@@ -264,10 +270,14 @@ def kappa_bound(A: np.ndarray, form: BoundForm = "auto", *, positive_definite_on
     chol_ok = False
     chol_singular = False
     log_det_s = -math.inf
+    shared = factor_for(factorization, arr) if e == 0 else None
+    details["shared_factorization"] = shared is not None
     if symmetric:
         try:
-            L = scipy.linalg.cholesky(S, lower=True, check_finite=False, overwrite_a=False)
-            diag = np.diagonal(L)
+            if shared is not None:
+                diag = shared.diagonal()
+            else:
+                diag = np.diagonal(scipy.linalg.cholesky(S, lower=True, check_finite=False, overwrite_a=False))
             chol_ok = bool(np.all(diag > 0))
             if chol_ok:
                 log_det_s = float(2.0 * np.sum(np.log(diag)))
@@ -802,7 +812,7 @@ def kappa_exact(A: Any, *, positive_definite_only: bool = False) -> KappaEstimat
 # ----------------------------------------------------------------------------- dispatch
 
 _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "bound": ("form", "positive_definite_only"),
+    "bound": ("form", "positive_definite_only", "factorization"),
     "lanczos": ("tol", "max_iter", "seed", "positive_definite_only"),
     "exact": ("positive_definite_only",),
 }

@@ -75,7 +75,8 @@ def run_experiment(
     raw: Tables = {t.name: [] for t in exp.tables}
     seed_seconds: dict[int, float] = {}
     with atomic_output_dir(out_root, exp.name) as tmp:
-        ctx = RunContext(quick=config.quick, data_dir=data, work_dir=tmp / "runs", log=log)
+        ctx = RunContext(quick=config.quick, data_dir=data, work_dir=tmp / "runs", log=log,
+                         data_name=getattr(config.params, "data", None))
         for seed in config.seeds:
             log(f"[{exp.name}] seed {seed} ({'quick' if config.quick else 'full'} settings)")
             t0 = time.perf_counter()

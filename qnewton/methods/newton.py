@@ -82,14 +82,16 @@ def build_curvature(kind: str, dtype: torch.dtype) -> Curvature:
 def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
     o = ctx.options
     dtype = torch.float64 if o["hessian_dtype"] == "float64" else torch.float32
+    from qnewton.newton.torch_path import resolve_device
+
     return QNewton(ctx.model, newton_step(ctx, policy), lr=o["newton_lr"], blocks=ctx.blocks,
                    curvature=build_curvature(o.get("curvature", "hessian"), dtype),
                    warmup_steps=o["sgd_steps"], warmup_lr=o["sgd_lr"], momentum=o["momentum"],
-                   noise_seed=ctx.noise_seed)
+                   noise_seed=ctx.noise_seed, device=resolve_device(o.get("device", "cpu")))
 
 
 _NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks",
-                   "curvature")
+                   "curvature", "device")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [

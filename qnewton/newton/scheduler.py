@@ -91,6 +91,9 @@ class Scheduler:
         classical_matrix: Any | None = None,
         classical_sparsity: int | None = None,
         right_hand_sides: int = 1,
+        factorization: Any | None = None,
+        kappa_estimate: Any | None = None,
+        max_entry: float | None = None,
     ) -> Decision:
         """Price both solvers for the system A x = g and choose one.
 
@@ -117,6 +120,14 @@ class Scheduler:
         triangular solves is left out, as the single-system model leaves out 2 N^2), and a model that
         chose CG prices k CG runs. decision.extra["right_hand_sides"] records k and
         "quantum_seconds_per_rhs" the cost of one.
+
+        factorization: a Cholesky factor of A computed by the caller
+        (`qnewton.analysis.factor.CholeskyFactor`); the "bound" estimator then reads log det A from
+        it instead of factoring A again (its seconds are the caller's to attribute).
+
+        kappa_estimate, max_entry: what the caller already computed for A (a KappaEstimate of this
+        scheduler's kappa_method, and max|A_ij|), e.g. on a GPU; A may then be a LinearOperator
+        whatever the kappa_method (the norm for alpha comes from a few Lanczos steps on it).
         """
         import time
 
@@ -128,11 +139,12 @@ class Scheduler:
         from scipy.sparse.linalg import LinearOperator
 
         from qnewton.analysis.kappa import estimate_kappa, lanczos_extremes
+        from qnewton.analysis.scaling import max_abs
         from qnewton.analysis.sparsity import row_nonzeros
         t_start = time.perf_counter()
         is_operator = isinstance(A, LinearOperator)
         if is_operator:
-            if self.kappa_method != KappaMethod.LANCZOS:
+            if self.kappa_method != KappaMethod.LANCZOS and kappa_estimate is None:
                 raise UsageError(f"kappa_method: a LinearOperator needs 'lanczos', scheduler has {self.kappa_method!r}")
             if sparsity is None:
                 raise UsageError("sparsity: must be given when A is a LinearOperator")
@@ -178,24 +190,31 @@ class Scheduler:
         setup_seconds = time.perf_counter() - t_start
 
         t0 = time.perf_counter()
-        est = estimate_kappa(A if matrix is None else matrix, self.kappa_method, **self.kappa_options)
+        shared = {"factorization": factorization} if factorization is not None and self.kappa_method == KappaMethod.BOUND else {}
+        est = (kappa_estimate if kappa_estimate is not None
+               else estimate_kappa(A if matrix is None else matrix, self.kappa_method, **self.kappa_options, **shared))
         classical_kappa = float(est.value)
         if classical_matrix is not None and self._classical_uses_kappa():
             classical_kappa = float(estimate_kappa(c_matrix, self.kappa_method, **self.kappa_options).value)
         kappa_seconds = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        max_entry = norm = None
+        given_max, max_entry, norm = max_entry, None, None
         alpha_needed = self.quantum.alpha is None
-        if matrix is not None and alpha_needed:
-            max_entry = float(abs(matrix).max()) if (not sp.issparse(matrix) or matrix.nnz) else 0.0
+        if (matrix is not None or given_max is not None) and alpha_needed:
+            if given_max is not None:
+                max_entry = float(given_max)
+            else:
+                max_entry = (max_abs(matrix) if not sp.issparse(matrix)  # no |A| temporary at large N
+                             else float(abs(matrix).max()) if matrix.nnz else 0.0)
             det = est.details
             if "lambda_max" in det and "lambda_min" in det and np.isfinite(det["lambda_max"]):
                 norm = float(max(abs(det["lambda_max"]), abs(det["lambda_min"])))
             elif max_entry > 0:
                 # a few Lanczos steps: theta_max <= ||A||_2, so alpha comes out conservative (large)
                 ext = lanczos_extremes(
-                    sp.linalg.aslinearoperator(matrix), n, tol=1e-2, max_iter=min(n, 20), seed=0
+                    sp.linalg.aslinearoperator(A if matrix is None else matrix), n, tol=1e-2, max_iter=min(n, 20),
+                    seed=0,
                 )
                 norm = float(max(abs(ext["lambda_max"]), abs(ext["lambda_min"])))
             if not max_entry or not norm:

@@ -79,6 +79,18 @@ prepares one solution state per column) and the quantum solver runs once per col
 safeguard below applies to the combined x_B. The quantum solver's noise is reseeded from
 [*noise_seed, block, 0] for G and [*noise_seed, block, 1] for A.
 
+One factorization per matrix. The definiteness test of the treatment above is a Cholesky
+factorization; when it succeeds its factor (`qnewton.analysis.factor.CholeskyFactor`) is kept and
+handed to the kappa bound (log det P from the pivots) and to the solver of that same matrix
+(classical, or the emulated QLSA's exact solve), so each matrix is factored once. Attribution in
+the MEASURED stages: the factorization's seconds go to the first stage that uses the factor
+beyond the test: kappa_estimate for P's factor when the bound used it, else solve when the
+solver used it; a factor only the test used stays in regularize_prune. So with d = N (P is R) or
+prune_classical, kappa_estimate holds the factorization and solve only the triangular solves.
+Each matrix the step builds (R, P, a damped matrix) is checked once where it is made and then
+marked read-only and validated (`qnewton.analysis._validate.mark_validated`), so sparsity,
+pruning, the scheduler and the estimator do not re-scan its N^2 entries.
+
 Safeguard (the last guard, after any treatment): -x_B must be a descent direction for the
 mini-batch loss, i.e. g_B . x_B > 0, and x_B must be finite. An emulated or circuit solver's error,
 or the treatment "none", can give a direction that fails this test. Such a block is recorded
@@ -97,6 +109,8 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis._validate import mark_validated
+from qnewton.analysis.factor import CholeskyFactor, cholesky
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
 from qnewton.enums import SolverKind
@@ -161,13 +175,15 @@ def is_positive_definite(A: np.ndarray) -> bool:
     return True
 
 
-def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS) -> tuple[np.ndarray, float, int]:
+def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *,
+                     known_indefinite: bool = False) -> tuple[np.ndarray, float, int]:
     """(A + mu I, mu, factorization attempts): mu1 is the first value of the schedule mu0, 2 mu0,
     4 mu0, ... for which A + mu1 I has a Cholesky factorization (Nocedal & Wright, Algorithm 3.3;
     mu0 in the module docstring) and mu = 2 mu1, so that every eigenvalue of A + mu I exceeds
     mu1 > |lambda_min(A)|. A positive definite A comes back unchanged with mu = 0. If no mu up to
-    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan."""
-    if is_positive_definite(A):
+    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan.
+    known_indefinite: the caller's own factorization of A already failed (it counts as attempt 1)."""
+    if not known_indefinite and is_positive_definite(A):
         return A, 0.0, 1
     scale = float(np.max(np.abs(A))) if A.size else 0.0
     if not math.isfinite(scale):
@@ -192,6 +208,32 @@ def saddle_free(R: np.ndarray, eps: float) -> np.ndarray:
     return (out + out.T) / 2.0
 
 
+def _check_device(device: Any, scheduler: Scheduler) -> Any:
+    """None (the numpy path) or a torch.device for the torch path (`qnewton.newton.torch_path`).
+    The torch path prices the classical side on N alone, so it takes the LU cost model only."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"device: not a torch device: {device!r}") from None
+    if scheduler._classical_uses_kappa():
+        raise UsageError("device: the torch path supports the LU classical cost model only (classical_model = lu)")
+    return dev
+
+
+def _solve(solver: LinearSolver, A: np.ndarray, g: np.ndarray, decision: Any,
+           factor: CholeskyFactor | None) -> Any:
+    """solver.solve(A, g[, decision]), handing over the shared Cholesky factor of A when the solver
+    takes one (`accepts_factorization`)."""
+    args = (A, g) if decision is None else (A, g, decision)
+    if factor is not None and getattr(solver, "accepts_factorization", False):
+        return solver.solve(*args, factorization=factor)
+    return solver.solve(*args)
+
+
 class NewtonStep:
     """Computes block Newton directions with a scheduler and two solvers (see module docstring).
 
@@ -211,6 +253,7 @@ class NewtonStep:
         exact_kappa_max_n: int = 256,
         fallback_scale: float = 0.1,
         indefinite: str = "damping",
+        device: Any = None,
     ) -> None:
         if not isinstance(scheduler, Scheduler):
             raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
@@ -228,22 +271,31 @@ class NewtonStep:
         self.exact_kappa_max_n = int(exact_kappa_max_n)
         self.fallback_scale = float(fallback_scale)
         self.indefinite = str(indefinite)
+        self.device = _check_device(device, scheduler)
+        self.damping_schedule = (DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
 
     def _treat(self, A: np.ndarray, *, unpruned: bool, shift: float | None = None) -> tuple[np.ndarray, dict[str, Any] | None]:
         """A made positive definite by this step's treatment, and what was done (None: unchanged).
         Saddle-free applies to the unpruned R only; the pruned matrix is damped if pruning broke it.
         shift: the multiple of I that regularization added to A (default eps)."""
+        fixed, fix, _ = self._treat_factored(A, unpruned=unpruned, shift=shift)
+        return fixed, fix
+
+    def _treat_factored(self, A: np.ndarray, *, unpruned: bool,
+                        shift: float | None = None) -> tuple[np.ndarray, dict[str, Any] | None, CholeskyFactor | None]:
+        """`_treat`, plus the Cholesky factor of the returned matrix when the treatment's
+        definiteness test produced it (A positive definite as it is: the test IS the factorization
+        that the kappa bound and the solvers reuse). None with "none" or after a fix."""
         if self.indefinite == "none":
-            return A, None
+            return A, None, None
+        factor = cholesky(A)
+        if factor is not None:
+            return A, None, factor
         if unpruned and self.indefinite == "saddle-free":
-            if is_positive_definite(A):
-                return A, None
             fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps if shift is None else shift))
-            return fixed, {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}
-        fixed, mu, attempts = damp_to_definite(A)
-        if mu == 0.0:
-            return A, None
-        return fixed, {"method": "damping", "mu": mu, "attempts": attempts}
+            return mark_validated(fixed), {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}, None
+        fixed, mu, attempts = damp_to_definite(A, known_indefinite=True)
+        return mark_validated(fixed), {"method": "damping", "mu": mu, "attempts": attempts}, None
 
     def _solve_system(
         self,
@@ -258,36 +310,50 @@ class NewtonStep:
         docstring); b may hold k right-hand sides as columns, priced as k solves by the scheduler and
         solved column by column by the quantum solver. Returns (x, ledger fields, decision, fix)."""
         t0 = time.perf_counter()
-        R, fix_r = self._treat(R, unpruned=True, shift=shift)
+        R = mark_validated(R)
+        R, fix_r, factor_r = self._treat_factored(R, unpruned=True, shift=shift)
         d = choose_sparsity(R, self.sparsity)
         pruned = d < R.shape[0]
-        P = symmetric_prune(R, d) if pruned else R
-        P, fix_p = self._treat(P, unpruned=False) if pruned else (P, None)
+        P = mark_validated(symmetric_prune(R, d)) if pruned else R
+        P, fix_p, factor_p = self._treat_factored(P, unpruned=False) if pruned else (P, None, factor_r)
         t1 = time.perf_counter()
-        stages["regularize_prune"] += t1 - t0
+        # Shared factorizations (module docstring): each one's seconds are moved out of
+        # regularize_prune into the first stage that uses it (kappa bound, then solve).
+        unclaimed = {id(f): f for f in (factor_r, factor_p) if f is not None}
+        stages["regularize_prune"] += t1 - t0 - sum(f.seconds for f in unclaimed.values())
         classical_matrix = P if (self.prune_classical or not pruned) else R
         rhs = 1 if b.ndim == 1 else int(b.shape[1])
         decision = self.scheduler.decide(
             P, b, sparsity=d, classical_matrix=None if classical_matrix is P else classical_matrix,
-            **({} if rhs == 1 else {"right_hand_sides": rhs}),
+            factorization=factor_p, **({} if rhs == 1 else {"right_hand_sides": rhs}),
         )
         t2 = time.perf_counter()
         kappa_s = float(decision.timings.get("kappa_estimate", 0.0))
+        if (factor_p is not None and id(factor_p) in unclaimed
+                and decision.extra.get("kappa_details", {}).get("shared_factorization")):
+            kappa_s += unclaimed.pop(id(factor_p)).seconds
         stages["kappa_estimate"] += kappa_s
-        stages["decision"] += max(0.0, (t2 - t1) - kappa_s)
+        stages["decision"] += max(0.0, (t2 - t1) - float(decision.timings.get("kappa_estimate", 0.0)))
         if reseed is not None and isinstance(self.quantum_solver, Reseedable):
             self.quantum_solver.reseed(reseed)
         t2 = time.perf_counter()
         if decision.solver == SolverKind.QUANTUM:
             solved = P
             if b.ndim == 1:
-                result = self.quantum_solver.solve(P, b, decision)
+                result = _solve(self.quantum_solver, P, b, decision, factor_p)
+                used = factor_p
             else:
                 result = self._solve_columns(P, b, decision)
+                used = None
         else:
             solved = classical_matrix
-            result = self.classical_solver.solve(classical_matrix, b)
+            used = factor_p if classical_matrix is P else factor_r
+            result = _solve(self.classical_solver, classical_matrix, b, None, used)
         t3 = time.perf_counter()
+        if used is not None and result.info.get("shared_factor") and id(used) in unclaimed:
+            t3 += unclaimed.pop(id(used)).seconds
+        stages["regularize_prune"] += sum(f.seconds for f in unclaimed.values())  # only the definiteness test used it
+        del factor_r, factor_p, used, unclaimed
         stages["solve"] += t3 - t2
         # diagnostics for the ledger, outside every timed stage
         kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None
@@ -362,17 +428,30 @@ class NewtonStep:
         names: list[str] | None = None,
         curvature: str | None = None,
         factors: list[KroneckerSystem | None] | None = None,
+        release_inputs: bool = False,
     ) -> NewtonResult:
         """Newton directions x_B for every block (H_B, g_B), one ledger record per inversion, and the
         MEASURED seconds of the stages regularize_prune (with the indefinite treatment),
         kappa_estimate, decision and solve (module docstring). With `noise_seed`, a reseedable
         quantum solver restarts its noise stream from [*noise_seed, i] before block i, so a step's
         noise depends only on the seed, never on what ran before it (runs and resumed runs repeat
-        bit for bit).
+        bit for bit). release_inputs: set hessians[i] to None once R_i is built, so that a caller
+        who passes its only reference lets H_i go (at N = 12,730 one copy less at the peak).
 
         curvature: the name of the curvature kind the matrices come from, written into every record.
         factors: per block None, or a `KroneckerSystem`; such a block is solved through its two
         factors (`factored_direction`: two inversions, two records, H_B unused and may be None)."""
+        if self.device is not None:  # the dense work in torch on that device (qnewton.newton.torch_path)
+            if factors is not None and any(f is not None for f in factors):
+                raise UsageError("device: the Kronecker-factored step (curvature kfac) runs on the CPU only; "
+                                 "use --device cpu")
+            from qnewton.newton.torch_path import compute_on_device
+
+            result = compute_on_device(self, hessians, gradients, device=self.device, noise_seed=noise_seed,
+                                       names=names, release_inputs=release_inputs, result_type=NewtonResult)
+            for record in result.blocks:
+                record.setdefault("curvature", curvature)
+            return result
         stages = {"regularize_prune": 0.0, "kappa_estimate": 0.0, "decision": 0.0, "solve": 0.0}
         counts = {"quantum": 0, "classical": 0}
         modeled = 0.0
@@ -396,7 +475,10 @@ class NewtonStep:
                                     **record, "g_dot_x": json_ready(gx), "safeguard": safeguard})
                 directions.append(x)
                 continue
+            if release_inputs and isinstance(hessians, list):
+                hessians[index] = None  # type: ignore[call-overload]
             R = regularize(H, self.eps)
+            H = None
             reseed = None if noise_seed is None else [*noise_seed, index]
             x, fields, decision, fix = self._solve_system(R, g, stages, reseed)
             counts[decision.solver] += 1

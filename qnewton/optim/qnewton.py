@@ -68,6 +68,7 @@ class QNewton(Optimizer):
         warmup_lr: float = 0.1,
         momentum: float = 0.0,
         noise_seed: Sequence[int] | None = None,
+        device: Any = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise UsageError(f"model: must be a torch.nn.Module, got {type(model).__name__}")
@@ -85,6 +86,16 @@ class QNewton(Optimizer):
         check_blocks = getattr(self.curvature, "check_blocks", None)
         if check_blocks is not None:  # e.g. K-FAC: every block must be one Linear layer
             check_blocks(model, self.blocks)
+        # device: the curvature and the step's dense work run there in torch (qnewton.newton.torch_path);
+        # None keeps the numpy path. The model itself stays where it is.
+        self.device = None
+        if device is not None:
+            from qnewton.newton.step import _check_device
+
+            self.device = _check_device(device, newton_step.scheduler)
+            newton_step.device = self.device
+            if hasattr(self.curvature, "device"):
+                self.curvature.device = self.device  # type: ignore[attr-defined]
         params = dict(model.named_parameters())
         groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.blocks]
         super().__init__(groups, {"lr": lr})
@@ -151,11 +162,16 @@ class QNewton(Optimizer):
         factored = [None if c.factors is None else
                     KroneckerSystem(c.factors.A.double().numpy(), c.factors.G.double().numpy(),
                                     c.factors.index.numpy()) for c in curv]
+        if self.newton_step.device is not None:  # tensors stay on the device
+            hessians, gradients = [c.H for c in curv], [c.g for c in curv]
+        else:
+            hessians = [None if c.factors is not None else c.H.double().numpy() for c in curv]
+            gradients = [c.g.double().numpy() for c in curv]
+        del curv  # the step releases each H once it is regularized (one copy less at the peak)
         result = self.newton_step.compute(
-            [None if c.factors is not None else c.H.double().numpy() for c in curv],
-            [c.g.double().numpy() for c in curv], noise_seed=noise, names=[b.name for b in self.blocks],
+            hessians, gradients, noise_seed=noise, names=[b.name for b in self.blocks],
             curvature=str(getattr(self.curvature, "kind", type(self.curvature).__name__)),
-            factors=factored if any(f is not None for f in factored) else None)
+            factors=factored if any(f is not None for f in factored) else None, release_inputs=True)
         for key, value in result.measured_seconds.items():
             seconds[key] += value
         t2 = time.perf_counter()

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis._validate import is_validated
+from qnewton.analysis.factor import factor_for
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.errors import UsageError
 from qnewton.newton.decision import Decision
@@ -43,22 +45,35 @@ class ClassicalSolver:
     def __init__(self, *, try_cholesky: bool = True) -> None:
         self.try_cholesky = bool(try_cholesky)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
-        """x = A^-1 b by Cholesky, else LU, else least squares; MEASURED seconds of the factorization and solve."""
+    #: solve() takes a `qnewton.analysis.factor.CholeskyFactor` of A (the Newton step's shared one)
+    accepts_factorization = True
+
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None, *,
+              factorization: Any = None) -> SolveResult:
+        """x = A^-1 b by Cholesky, else LU, else least squares; MEASURED seconds of the factorization and solve.
+
+        factorization: a CholeskyFactor of this very array A (`qnewton.analysis.factor`); when given
+        (and A needed no rescaling) only the two triangular solves run here and info["shared_factor"]
+        is True; the measured seconds then exclude the factorization, which its maker timed."""
         A = as_real_array(A, "A")
         b = as_real_array(b, "b")
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise UsageError(f"A: must be a non-empty square matrix, got shape {A.shape}")
         if b.ndim not in (1, 2) or b.shape[0] != A.shape[0]:
             raise UsageError(f"b: must have {A.shape[0]} rows, got shape {b.shape}")
-        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        if not ((is_validated(A) or np.all(np.isfinite(A))) and np.all(np.isfinite(b))):
             raise UsageError("A, b: must be finite")
+        shared = factor_for(factorization, A)
         A, ea = power_of_two_scaled(A, window=SOLVE_WINDOW)
         b, eb = power_of_two_scaled(b, window=SOLVE_WINDOW)
         start = time.perf_counter()
         info: dict[str, Any] = {}
         x = None
-        if self.try_cholesky:
+        if shared is not None and ea == 0:
+            x = shared.solve(b)
+            info["factorization"] = "cholesky"
+            info["shared_factor"] = True
+        if x is None and self.try_cholesky:
             try:
                 factor = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
                 x = scipy.linalg.cho_solve(factor, b, check_finite=False)

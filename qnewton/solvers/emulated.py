@@ -55,6 +55,8 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.linalg
 
+from qnewton.analysis._validate import is_validated
+from qnewton.analysis.factor import factor_for
 from qnewton.analysis.scaling import power_of_two_scaled, stable_norm
 from qnewton.costs.quantum import EPSILON_MAX, success_probability_bound
 from qnewton.enums import Readout, choices
@@ -131,21 +133,33 @@ class EmulatedQLSASolver:
         """Restart the noise stream (the trainer passes [seed, method, step, block])."""
         self.rng = np.random.default_rng(seed)
 
-    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None) -> SolveResult:
-        """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`."""
+    #: solve() takes a `qnewton.analysis.factor.CholeskyFactor` of A (the Newton step's shared one)
+    accepts_factorization = True
+
+    def solve(self, A: np.ndarray, b: np.ndarray, decision: Decision | None = None, *,
+              factorization: Any = None) -> SolveResult:
+        """Solve A x = b exactly, perturb x/||x|| within eps_q (module docstring); MODELED seconds from `decision`.
+
+        factorization: a CholeskyFactor of this very array A (`qnewton.analysis.factor`), used for
+        the exact solve of step 1 instead of a new factorization (info["shared_factor"])."""
         start = time.perf_counter()
         A = as_real_array(A, "A")
         b = as_real_array(b, "b").reshape(-1)
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] != b.shape[0] or A.shape[0] == 0:
             raise UsageError(f"A: expected a non-empty square matrix matching b, got {A.shape} and {b.shape}")
-        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        if not ((is_validated(A) or np.all(np.isfinite(A))) and np.all(np.isfinite(b))):
             raise UsageError("A, b: must be finite")
+        shared = factor_for(factorization, A)
         A, ea = power_of_two_scaled(A, window=SOLVE_WINDOW)
         b, eb = power_of_two_scaled(b, window=SOLVE_WINDOW)
         info: dict[str, Any] = {"epsilon_q": self.epsilon_q}
         try:
-            factor = scipy.linalg.cho_factor(A, lower=True, check_finite=True)
-            x = scipy.linalg.cho_solve(factor, b)
+            if shared is not None and ea == 0:
+                x = shared.solve(b)
+                info["shared_factor"] = True
+            else:
+                factor = scipy.linalg.cho_factor(A, lower=True, check_finite=True)
+                x = scipy.linalg.cho_solve(factor, b)
             info["exact_method"] = "cholesky"
         except (np.linalg.LinAlgError, ValueError):
             try:
@@ -154,6 +168,29 @@ class EmulatedQLSASolver:
             except (np.linalg.LinAlgError, ValueError) as exc:
                 x = np.full_like(b, np.nan)
                 info["exact_method"] = f"failed: {exc}"
+        x = self.emulate_output(x, decision, info)
+        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
+            x = rescale_solution(x, eb - ea, info)
+        modeled = 0.0
+        if decision is not None:
+            modeled = float(decision.quantum_seconds)  # solve + readout, both modeled
+            info["modeled_seconds_source"] = "scheduler"
+            info["modeled_readout_seconds"] = float(decision.readout_seconds)
+        else:
+            info["modeled_seconds_source"] = "none (no decision passed)"
+        return SolveResult(
+            x=x,
+            method="emulated-qlsa",
+            kind="quantum",
+            measured_seconds=time.perf_counter() - start,
+            modeled_quantum_seconds=modeled,
+            info=info,
+        )
+
+    def emulate_output(self, x: np.ndarray, decision: Decision | None, info: dict[str, Any]) -> np.ndarray:
+        """Steps 2-4 of the module docstring on the exact solution x (a float64 vector of a system
+        at unit scale): the QLSA's state error, then the readout; the draws come from this solver's
+        stream. Also used by the device path of the Newton step, which solves exactly on the GPU."""
         norm = stable_norm(x)
         if math.isfinite(norm) and norm > 0 and self.epsilon_q > 0 and x.size > 1:
             u = x / norm
@@ -173,23 +210,7 @@ class EmulatedQLSASolver:
         if readout == "swap-test":
             info["readout_precision"] = precision
             x = self._read_out(x, precision, info)
-        if not str(info["exact_method"]).startswith("failed"):  # a failed solve stays NaN, no scale note
-            x = rescale_solution(x, eb - ea, info)
-        modeled = 0.0
-        if decision is not None:
-            modeled = float(decision.quantum_seconds)  # solve + readout, both modeled
-            info["modeled_seconds_source"] = "scheduler"
-            info["modeled_readout_seconds"] = float(decision.readout_seconds)
-        else:
-            info["modeled_seconds_source"] = "none (no decision passed)"
-        return SolveResult(
-            x=x,
-            method="emulated-qlsa",
-            kind="quantum",
-            measured_seconds=time.perf_counter() - start,
-            modeled_quantum_seconds=modeled,
-            info=info,
-        )
+        return x
 
 
 def _check_readout(readout: Any) -> str:

