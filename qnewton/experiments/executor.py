@@ -338,6 +338,10 @@ class DaskExecutor:
                     time.sleep(0.05)
                     continue
                 for future in batch:
+                    if future.status in ("lost", "pending"):
+                        # its worker died after finishing it: the scheduler computes it again
+                        ac.add(future)
+                        continue
                     pending.discard(future)
                     job = futures[future]
                     result = self._collect(future, job, work_dir, log)
@@ -464,7 +468,10 @@ def _start_local(workers: int, threads: int, log: Callable[[str], None]) -> Dask
     from distributed import Client, LocalCluster
 
     dashboard = _dashboard_available()
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    # worker-saturation 1.0: a worker holds only the task it computes, so a worker that dies takes
+    # no queued task down with it (each death counts against every task the worker held)
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         t0 = time.perf_counter()
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=":8787" if dashboard else None, silence_logs=logging.ERROR)
