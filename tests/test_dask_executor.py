@@ -22,7 +22,7 @@ name = "fig8-regularization"
 seeds = 2
 [params]
 classical_constant = 1e-10
-eps_values = [0.1, 1.0, 10.0]
+eps_values = [0.1, 10.0]
 hidden = "4"
 steps = 4
 sgd_steps = 2
@@ -64,22 +64,22 @@ def test_local_cluster_gives_the_serial_numbers(tmp_path: Path) -> None:
         assert executor.describe()["workers"] == 2
         dask = run_experiment(cfg, out=tmp_path / "dask", executor=executor)
     rows_s, rows_d = serial.raw["regularization"], dask.raw["regularization"]
-    assert len(rows_s) == 2 * 3
-    assert [(r["seed"], r["eps"]) for r in rows_d] == [(s, e) for s in (0, 1) for e in (0.1, 1.0, 10.0)]
+    assert len(rows_s) == 2 * 2
+    assert [(r["seed"], r["eps"]) for r in rows_d] == [(s, e) for s in (0, 1) for e in (0.1, 10.0)]
     assert _stable(rows_d) == _stable(rows_s)
     assert _stable(dask.summaries["regularization"]) == _stable(serial.summaries["regularization"])
     # the seeds differ from each other, so equality above is not trivially true
-    assert rows_s[0]["test_accuracy"] != rows_s[3]["test_accuracy"]
+    assert rows_s[0]["test_accuracy"] != rows_s[2]["test_accuracy"]
     # every training run came back from the workers into runs/, with its ledger
     runs_s = sorted(p.name for p in (serial.directory / "runs").iterdir())
     runs_d = sorted(p.name for p in (dask.directory / "runs").iterdir())
-    assert runs_d == runs_s and len(runs_d) == 6
-    assert (dask.directory / "runs" / "fig8-eps1-seed1" / "classical" / "ledger.jsonl").stat().st_size > 0
+    assert runs_d == runs_s and len(runs_d) == 4
+    assert (dask.directory / "runs" / "fig8-eps10-seed1" / "classical" / "ledger.jsonl").stat().st_size > 0
     data = json.loads((dask.directory / "results.json").read_text())
     assert data["executor"]["kind"] == "local-cluster" and data["executor"]["workers"] == 2
-    assert data["executor"]["threads_per_task"] == 1 and data["executor"]["tasks"] == 6
+    assert data["executor"]["threads_per_task"] == 1 and data["executor"]["tasks"] == 4
     tasks = data["measured_seconds_per_task"]
-    assert [t["task"] for t in tasks[:3]] == [{"eps": 0.1}, {"eps": 1.0}, {"eps": 10.0}]
+    assert [t["task"] for t in tasks[:2]] == [{"eps": 0.1}, {"eps": 10.0}]
     assert len({t["worker"] for t in tasks}) >= 1 and all(t["measured_seconds"] > 0 for t in tasks)
     assert json.loads((serial.directory / "results.json").read_text())["executor"]["kind"] == "serial"
 

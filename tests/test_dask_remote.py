@@ -19,19 +19,20 @@ from qnewton.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY_FIG8 = """
-name = "fig8-regularization"
-seeds = 1
+# an experiment without a finer split (one task per seed) that trains nothing: the workers need no
+# torch training stack, so they start fast
+TINY_TABLE2 = """
+name = "table2-kappa-time"
+seeds = 2
 [params]
-classical_constant = 1e-10
-eps_values = [0.1, 10.0]
-hidden = "4"
-steps = 4
-sgd_steps = 2
-batch_size = 64
-eval_every = 2
-sparsity = "1.0"
+sizes = [8, 24]
+kappas = [10.0, 1000.0]
+estimators = ["bound", "exact"]
+repeats = 1
 """
+
+
+WORKER_MODULES = ("qnewton.experiments.catalog.table2_kappa_time", "qnewton.experiments.executor", "torch", "scipy.linalg")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -48,7 +49,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     file = folder / "scheduler.json"
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(file)], env=env, cwd=folder, start_new_session=True,
@@ -64,6 +65,12 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                        "--host", "127.0.0.1", "--scheduler-file", str(file)], env=env, cwd=folder,
                                       start_new_session=True, stdout=subprocess.DEVNULL,
                                       stderr=(folder / "worker.log").open("w")))
+        from distributed import Client
+
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=120)  # both worker processes have joined
+            # the workers' one-time imports, before the timed test (a lambda travels by value)
+            client.run(lambda: [__import__(m) for m in WORKER_MODULES])
         yield address
     finally:
         for proc in reversed(procs):
@@ -76,24 +83,29 @@ def _stable(rows: list[dict]) -> list[dict]:
 
 def test_remote_scheduler_gives_the_serial_numbers(tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = tmp_path / "fig8.toml"
-    cfg.write_text(TINY_FIG8, encoding="utf-8")
-    run = ["experiment", "run", "fig8-regularization", "--config", str(cfg)]
+    cfg = tmp_path / "table2.toml"
+    cfg.write_text(TINY_TABLE2, encoding="utf-8")
+    run = ["experiment", "run", "table2-kappa-time", "--config", str(cfg)]
     assert main([*run, "--out", str(tmp_path / "serial")]) == 0
     assert main([*run, "--out", str(tmp_path / "remote"), "--scheduler", scheduler, "--connect-timeout", "60"]) == 0
     err = capsys.readouterr().err
     assert f"dask: connected to {scheduler} (2 workers, 2 threads)" in err
-    assert "fig8-regularization tasks: 2/2 done, 0 running, 0 failed" in err
-    serial = json.loads((tmp_path / "serial" / "fig8-regularization" / "results.json").read_text())
-    remote = json.loads((tmp_path / "remote" / "fig8-regularization" / "results.json").read_text())
+    assert "table2-kappa-time tasks: 2/2 done, 0 running, 0 failed" in err
+    serial = json.loads((tmp_path / "serial" / "table2-kappa-time" / "results.json").read_text())
+    remote = json.loads((tmp_path / "remote" / "table2-kappa-time" / "results.json").read_text())
     assert remote["executor"]["kind"] == "scheduler" and remote["executor"]["address"] == scheduler
-    assert remote["executor"]["workers"] == 2
-    raw_s, raw_r = serial["tables"]["regularization"]["raw"], remote["tables"]["regularization"]["raw"]
-    assert len(raw_r) == 2 and _stable(raw_r) == _stable(raw_s)
+    assert remote["executor"]["workers"] == 2 and remote["executor"]["tasks"] == 2
+    for table in ("kappa_accuracy", "table2"):
+        raw_s, raw_r = serial["tables"][table]["raw"], remote["tables"][table]["raw"]
+        assert len(raw_r) == len(raw_s) > 0 and _stable(raw_r) == _stable(raw_s)
+    acc = serial["tables"]["kappa_accuracy"]["raw"]
+    assert {r["seed"] for r in acc} == {0, 1}
+    by_seed = [[r["log10_kappa_estimate"] for r in acc if r["seed"] == s and r["estimator"] == "bound"] for s in (0, 1)]
+    assert by_seed[0] != by_seed[1]  # the seeds draw different matrices: equality above is not trivial
     assert {t["worker"].split(":")[1] for t in remote["measured_seconds_per_task"]} != {str(os.getpid())}
-    assert (tmp_path / "remote" / "fig8-regularization" / "runs" / "fig8-eps10-seed0" / "classical" / "ledger.jsonl").is_file()
+    assert {t["threads"] for t in remote["measured_seconds_per_task"]} == {1}
     monkeypatch.setenv("QNEWTON_DASK_SCHEDULER", scheduler)
     assert main([*run, "--out", str(tmp_path / "env"), "--connect-timeout", "60"]) == 0
-    env = json.loads((tmp_path / "env" / "fig8-regularization" / "results.json").read_text())
+    env = json.loads((tmp_path / "env" / "table2-kappa-time" / "results.json").read_text())
     assert env["executor"]["address"] == scheduler
-    assert _stable(env["tables"]["regularization"]["raw"]) == _stable(raw_s)
+    assert _stable(env["tables"]["kappa_accuracy"]["raw"]) == _stable(acc)
