@@ -158,3 +158,35 @@ def test_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path: Path, ca
                  "--out", str(out), "--connect-timeout", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach a Dask scheduler at tcp://127.0.0.1:9" in err and not out.exists()
+
+
+def test_progress_bar_on_a_terminal_and_in_a_file() -> None:
+    import io
+
+    from qnewton.cli.experiment import _Reporter
+    from qnewton.experiments.executor import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    reporter = _Reporter(term)
+    reporter.name = "fig8-regularization"
+    reporter.progress(Progress(total=4, done=1, running=2, failed=1))
+    reporter.log("a log line")
+    reporter.progress(Progress(total=4, done=3, running=0, failed=1))
+    text = term.getvalue()
+    assert text.startswith("\r\033[K[###############...............] fig8-regularization tasks: 1/4 done, 2 running, 1 failed")
+    # a log line clears the bar, is printed, and the bar is drawn again under it
+    assert "\r\033[Ka log line\n[###############" in text
+    assert text.endswith("fig8-regularization tasks: 3/4 done, 0 running, 1 failed\n")
+    plain = io.StringIO()
+    reporter = _Reporter(plain)
+    reporter.name = "x"
+    for done in (0, 1, 1, 2):
+        reporter.progress(Progress(total=2, done=done, running=1 if done < 2 else 0))
+    lines = plain.getvalue().splitlines()
+    assert lines == ["[..............................] x tasks: 0/2 done, 1 running, 0 failed",
+                     "[###############...............] x tasks: 1/2 done, 1 running, 0 failed",
+                     "[##############################] x tasks: 2/2 done, 0 running, 0 failed"]

@@ -166,9 +166,18 @@ def test_cli_exits_1_and_names_the_failed_task(tmp_path: Path, capsys: pytest.Ca
     cfg = tmp_path / "drill.toml"
     cfg.write_text('name = "fault-drill"\nseeds = 1\n[params]\nxs = [0, 1, 2]\nfail_x = 2\n', encoding="utf-8")
     out = tmp_path / "r"
-    code = main(["experiment", "run", "fault-drill", "--config", str(cfg), "--out", str(out)])
+    code = main(["experiment", "run", "fault-drill", "--config", str(cfg), "--out", str(out), "--workers", "2"])
     captured = capsys.readouterr()
     assert code == 1
+    assert "dask: local cluster of 2 worker processes x 1 thread started in" in captured.err
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        assert "dask: no dashboard (the bokeh package is not installed)\n" in captured.err
+    else:
+        assert "dask: dashboard at http" in captured.err
+    assert "[fault-drill] seed 0, task 3/3 (x=2) FAILED: ValueError: grid point 2 cannot be computed" in captured.err
+    assert "fault-drill tasks: 2/3 done, 0 running, 1 failed" in captured.err
     assert f"fault-drill: FAILED: 1 of 3 tasks failed; previous results kept; report in {out / 'fault-drill.failed'}/" in captured.out
     assert "  seed 0, task 3/3 (x=2): ValueError: grid point 2 cannot be computed" in captured.out
     assert "Traceback" not in captured.err

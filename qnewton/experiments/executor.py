@@ -40,6 +40,7 @@ import tarfile
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -368,6 +369,11 @@ class DaskExecutor:
                 state.running = self._running(len(pending)) if pending else 0
                 if progress:
                     progress(state)
+        except BaseException:
+            # interrupted: workers that got the terminal's SIGINT too may log their exit; the
+            # client reports the interruption in one line
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            raise
         finally:
             if pending:  # interrupted: nothing keeps running on the workers
                 with contextlib.suppress(Exception):
@@ -475,6 +481,16 @@ def open_executor(workers: int | None = None, scheduler: str | None = None, *, t
         executor.close()
 
 
+def _ignore_sigint() -> None:
+    """In a local worker process: leave Ctrl-C to the client, which cancels the tasks and closes
+    the cluster (a terminal sends SIGINT to every process of its foreground group)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _start_local(workers: int, threads: int, log: Callable[[str], None]) -> DaskExecutor:
     import dask
     from distributed import Client, LocalCluster
@@ -482,9 +498,24 @@ def _start_local(workers: int, threads: int, log: Callable[[str], None]) -> Dask
     dashboard = _dashboard_available()
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":8787" if dashboard else None, silence_logs=logging.ERROR)
+        with warnings.catch_warnings():
+            # "Port 8787 is already in use ... on port N instead": the address printed below is the real one
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+            # the scheduler's HTTP server (health and metrics routes, the dashboard with bokeh) on
+            # 8787 when free; without bokeh on any free port, so two runs never contend for it
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":8787" if dashboard else ":0", silence_logs=logging.ERROR)
         client = Client(cluster, set_as_default=False)
+    with contextlib.suppress(Exception):  # a nicety: without it Ctrl-C still stops everything
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        class IgnoreSigint(WorkerPlugin):
+            name = "qnewton-ignore-sigint"
+
+            def setup(self, worker: Any) -> None:
+                _ignore_sigint()
+
+        client.register_plugin(IgnoreSigint())
     log(f"dask: local cluster of {workers} worker processes x 1 thread started in {time.perf_counter() - t0:.1f} s "
         f"({cluster.scheduler_address})")
     if dashboard:
