@@ -469,7 +469,7 @@ def open_executor(workers: int | None = None, scheduler: str | None = None, *, t
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise UsageError(f"--task-threads: must be an integer >= 0 (0 = the libraries' choice), got {threads!r}")
     if not (connect_timeout > 0 and connect_timeout < 3600):
-        raise UsageError(f"--connect-timeout: must be between 0 and 3600 seconds, got {connect_timeout!r}")
+        raise UsageError(f"--connect-timeout: must be more than 0 and less than 3600 seconds, got {connect_timeout!r}")
     kind, target = resolve_target(workers, scheduler, env)
     if kind == "serial":
         yield SerialExecutor()
