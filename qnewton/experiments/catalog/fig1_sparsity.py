@@ -24,7 +24,7 @@ import numpy as np
 from qnewton.experiments.aggregate import value
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
-from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
+from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables, Task, concat_tables
 from qnewton.experiments.training import TrainingParams, as_float, check_profiles, ledger_rows, time_model, train
 
 
@@ -46,23 +46,26 @@ class Params(TrainingParams):
         check_profiles((self.trace_profile,), "trace_profile")
 
 
-def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
-    accuracy = []
-    for ratio in p.ratios:
-        report, run_dir = train(p, seed, ctx, name=f"fig1-ratio{ratio:g}", method=p.accuracy_method,
-                                sparsity=repr(float(ratio)), prune_classical=True, stop_at_target=False)
-        entry = report[p.accuracy_method]
-        newton = [r for r in ledger_rows(run_dir, p.accuracy_method) if r["phase"] == "newton"]
-        ds = [b["sparsity"] / b["n"] for r in newton for b in r["blocks"]]
-        accuracy.append({
-            "sparsity_ratio": float(ratio),
-            "test_accuracy": entry["test_accuracy"],
-            "test_loss": entry["test_loss"],
-            "steps_to_target": entry["steps_to_target"],
-            "mean_d_over_n": float(np.mean(ds)) if ds else None,
-            "safeguard_blocks": entry.get("safeguard_blocks", 0),
-        })
-        ctx.log(f"  ratio {ratio:g}: test accuracy {entry['test_accuracy']:.4f}")
+def accuracy_row(p: Params, seed: int, ratio: float, ctx: RunContext) -> dict:
+    """One point of the left panel: a Newton run with blocks pruned to d = ceil(ratio * N)."""
+    report, run_dir = train(p, seed, ctx, name=f"fig1-ratio{ratio:g}", method=p.accuracy_method,
+                            sparsity=repr(float(ratio)), prune_classical=True, stop_at_target=False)
+    entry = report[p.accuracy_method]
+    newton = [r for r in ledger_rows(run_dir, p.accuracy_method) if r["phase"] == "newton"]
+    ds = [b["sparsity"] / b["n"] for r in newton for b in r["blocks"]]
+    ctx.log(f"  ratio {ratio:g}: test accuracy {entry['test_accuracy']:.4f}")
+    return {
+        "sparsity_ratio": float(ratio),
+        "test_accuracy": entry["test_accuracy"],
+        "test_loss": entry["test_loss"],
+        "steps_to_target": entry["steps_to_target"],
+        "mean_d_over_n": float(np.mean(ds)) if ds else None,
+        "safeguard_blocks": entry.get("safeguard_blocks", 0),
+    }
+
+
+def trace_rows(p: Params, seed: int, ctx: RunContext) -> list[dict]:
+    """The right panel: per-inversion MODELED costs and decisions of one Q-Newton run."""
     report, run_dir = train(p, seed, ctx, name="fig1-trace", method="qnewton", stop_at_target=False,
                             **time_model(p.trace_profile))
     trace = []
@@ -82,7 +85,25 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
             })
     q = sum(t["chose_quantum"] for t in trace)
     ctx.log(f"  Q-Newton trace ({p.trace_profile}): {q} quantum / {len(trace) - q} classical inversions")
-    return {"accuracy": accuracy, "trace": trace}
+    return trace
+
+
+def tasks(p: Params, seed: int) -> list[Task]:
+    """One task per sparsity ratio (independent training runs) and one for the Q-Newton trace."""
+    return [{"part": "accuracy", "sparsity_ratio": float(r)} for r in p.ratios] + [{"part": "trace"}]
+
+
+def run_task(p: Params, seed: int, task: Task, ctx: RunContext) -> Tables:
+    if task["part"] == "accuracy":
+        return {"accuracy": [accuracy_row(p, seed, float(task["sparsity_ratio"]), ctx)], "trace": []}
+    if task["part"] == "trace":
+        return {"accuracy": [], "trace": trace_rows(p, seed, ctx)}
+    raise ValueError(f"fig1-sparsity: unknown task part {task['part']!r}")
+
+
+def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
+    """Every task of the seed in order, in this process."""
+    return concat_tables([run_task(p, seed, t, ctx) for t in tasks(p, seed)])
 
 
 def plot(p: Params, tables: Tables, out: Path) -> list[Path]:
@@ -134,4 +155,6 @@ EXPERIMENT = Experiment(
     run_seed=run_seed,
     plot=plot,
     uses_data=True,
+    tasks=tasks,
+    run_task=run_task,
 )

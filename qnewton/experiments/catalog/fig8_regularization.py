@@ -21,7 +21,7 @@ import numpy as np
 
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
-from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
+from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables, Task
 from qnewton.experiments.training import TrainingParams, as_float, ledger_rows, train
 
 
@@ -42,31 +42,43 @@ class Params(TrainingParams):
         require(self.exact_kappa_max_n >= 1, "exact_kappa_max_n", f"must be >= 1, got {self.exact_kappa_max_n}")
 
 
+def eps_row(p: Params, seed: int, eps: float, ctx: RunContext) -> dict:
+    """One Newton training run with H + eps I; its final accuracy and the kappas of its ledger."""
+    report, run_dir = train(p, seed, ctx, name=f"fig8-eps{eps:g}", method=p.method, eps=float(eps),
+                            stop_at_target=False, exact_kappa_max_n=p.exact_kappa_max_n)
+    entry = report[p.method]
+    newton = [r for r in ledger_rows(run_dir, p.method) if r["phase"] == "newton" and r["blocks"]]
+    exact = [max(as_float(b["kappa_exact"]) for b in r["blocks"]) for r in newton
+             if all(b["kappa_exact"] is not None for b in r["blocks"])]
+    bound = [max(as_float(b["log_kappa_estimate"]) for b in r["blocks"]) / math.log(10.0) for r in newton]
+    blocks = sum(len(r["blocks"]) for r in newton)
+    ctx.log(f"  eps {eps:g}: test accuracy {entry['test_accuracy']:.4f}, median kappa "
+            f"{np.median(exact) if exact else float('nan'):.3g}")
+    return {
+        "eps": float(eps),
+        "test_accuracy": entry["test_accuracy"],
+        "test_loss": entry["test_loss"],
+        "log10_kappa_exact_median": float(np.log10(np.median(exact))) if exact else None,
+        "log10_kappa_exact_last": float(np.log10(exact[-1])) if exact else None,
+        "log10_kappa_estimate_median": float(np.median(bound)) if bound else None,
+        "safeguard_fraction": entry.get("safeguard_blocks", 0) / blocks if blocks else None,
+        "quantum_inversions": entry.get("decisions", {}).get("quantum", 0),
+        "modeled_quantum_total_seconds": entry["total_modeled_quantum_seconds"],
+    }
+
+
+def tasks(p: Params, seed: int) -> list[Task]:
+    """One task per eps value: the training runs are independent."""
+    return [{"eps": float(e)} for e in p.eps_values]
+
+
+def run_task(p: Params, seed: int, task: Task, ctx: RunContext) -> Tables:
+    return {"regularization": [eps_row(p, seed, float(task["eps"]), ctx)]}
+
+
 def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
-    rows = []
-    for eps in p.eps_values:
-        report, run_dir = train(p, seed, ctx, name=f"fig8-eps{eps:g}", method=p.method, eps=float(eps),
-                                stop_at_target=False, exact_kappa_max_n=p.exact_kappa_max_n)
-        entry = report[p.method]
-        newton = [r for r in ledger_rows(run_dir, p.method) if r["phase"] == "newton" and r["blocks"]]
-        exact = [max(as_float(b["kappa_exact"]) for b in r["blocks"]) for r in newton
-                 if all(b["kappa_exact"] is not None for b in r["blocks"])]
-        bound = [max(as_float(b["log_kappa_estimate"]) for b in r["blocks"]) / math.log(10.0) for r in newton]
-        blocks = sum(len(r["blocks"]) for r in newton)
-        rows.append({
-            "eps": float(eps),
-            "test_accuracy": entry["test_accuracy"],
-            "test_loss": entry["test_loss"],
-            "log10_kappa_exact_median": float(np.log10(np.median(exact))) if exact else None,
-            "log10_kappa_exact_last": float(np.log10(exact[-1])) if exact else None,
-            "log10_kappa_estimate_median": float(np.median(bound)) if bound else None,
-            "safeguard_fraction": entry.get("safeguard_blocks", 0) / blocks if blocks else None,
-            "quantum_inversions": entry.get("decisions", {}).get("quantum", 0),
-            "modeled_quantum_total_seconds": entry["total_modeled_quantum_seconds"],
-        })
-        ctx.log(f"  eps {eps:g}: test accuracy {entry['test_accuracy']:.4f}, median kappa "
-                f"{np.median(exact) if exact else float('nan'):.3g}")
-    return {"regularization": rows}
+    """Every eps of the seed in order, in this process."""
+    return {"regularization": [eps_row(p, seed, float(e), ctx) for e in p.eps_values]}
 
 
 def plot(p: Params, tables: Tables, out: Path) -> list[Path]:
@@ -98,4 +110,6 @@ EXPERIMENT = Experiment(
     run_seed=run_seed,
     plot=plot,
     uses_data=True,
+    tasks=tasks,
+    run_task=run_task,
 )
