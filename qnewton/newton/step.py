@@ -117,6 +117,7 @@ from qnewton.enums import SolverKind
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 from qnewton.newton.protocols import LinearSolver, Reseedable
+from qnewton.newton.records import decision_record
 from qnewton.newton.scheduler import Scheduler
 
 
@@ -365,26 +366,9 @@ class NewtonStep:
                 "mu_pruned": None if fix_p is None else fix_p["mu"],
                 "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
             }
-        fields = {
-            "n": int(P.shape[0]),
-            "sparsity": int(d),
-            "kappa_estimate": json_ready(decision.kappa),
-            "log_kappa_estimate": json_ready(decision.log_kappa),
-            "kappa_method": decision.kappa_method,
-            "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
-            "kappa_exact_of": "R" if solved is R else "P",
-            "quantum_seconds_model": json_ready(decision.quantum_seconds),
-            "classical_seconds_model": json_ready(decision.classical_seconds),
-            "classical_priced_on": "R" if classical_matrix is R else "P",
-            "expected_queries": json_ready(decision.expected_queries),
-            "decision": decision.solver,
-            "reason": decision.reason,
-            "solver": result.method,
-            "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
-            "solve_measured_seconds": float(result.measured_seconds),
-            "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
-            "indefinite_fix": json_ready(fix),
-        }
+        fields = decision_record(n=P.shape[0], sparsity=d, decision=decision, kappa_true=kappa_true,
+                                 solved_unpruned=solved is R, classical_on_unpruned=classical_matrix is R,
+                                 result=result, fix=fix)
         x = np.asarray(result.x, dtype=np.float64)
         return x.reshape(b.shape), fields, decision, fix
 

@@ -32,6 +32,7 @@ from qnewton.enums import SolverKind
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 from qnewton.newton.protocols import SolveResult
+from qnewton.newton.records import decision_record
 
 _WARNED: set[str] = set()
 
@@ -291,24 +292,9 @@ def compute_on_device(step: Any, hessians: list[Any], gradients: list[Any], *, d
         directions.append(x)
         records.append({
             "name": names[index] if names else str(index),
-            "n": int(P.shape[0]),
-            "sparsity": int(d),
-            "kappa_estimate": json_ready(decision.kappa),
-            "log_kappa_estimate": json_ready(decision.log_kappa),
-            "kappa_method": decision.kappa_method,
-            "kappa_exact": None if kappa_true is None else json_ready(kappa_true),
-            "kappa_exact_of": "R" if solved is R else "P",
-            "quantum_seconds_model": json_ready(decision.quantum_seconds),
-            "classical_seconds_model": json_ready(decision.classical_seconds),
-            "classical_priced_on": "R" if classical_matrix is R else "P",
-            "expected_queries": json_ready(decision.expected_queries),
-            "decision": decision.solver,
-            "reason": decision.reason,
-            "solver": result.method,
-            "solve_info": json_ready(result.info, max_array=64, fallback_str=True),
-            "solve_measured_seconds": float(result.measured_seconds),
-            "modeled_quantum_seconds": float(result.modeled_quantum_seconds),
-            "indefinite_fix": json_ready(fix),
+            **decision_record(n=P.shape[0], sparsity=d, decision=decision, kappa_true=kappa_true,
+                              solved_unpruned=solved is R, classical_on_unpruned=classical_matrix is R,
+                              result=result, fix=fix),
             "g_dot_x": json_ready(gx),
             "safeguard": safeguard,
             "device": str(device),
