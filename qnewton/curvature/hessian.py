@@ -20,6 +20,7 @@ from torch.func import functional_call, grad_and_value, jacfwd, jacrev
 
 from qnewton.curvature.base import Batch, BlockCurvature, cross_entropy
 from qnewton.curvature.blocks import Block
+from qnewton.curvature.functional import unflatten
 from qnewton.enums import CurvatureKind
 
 
@@ -34,18 +35,6 @@ AUTO_CHUNK_SIZE = 2048
 def symmetrize(H: torch.Tensor) -> torch.Tensor:
     """(H + H^T) / 2; exactly symmetric because IEEE addition commutes."""
     return (H + H.transpose(0, 1)) * 0.5
-
-
-def _unflatten(flat: torch.Tensor, block: Block) -> dict[str, torch.Tensor]:
-    out = {}
-    offset = 0
-    for name, shape in zip(block.names, block.shapes):
-        n = 1
-        for s in shape:
-            n *= s
-        out[name] = flat[offset : offset + n].reshape(shape)
-        offset += n
-    return out
 
 
 def block_loss_fn(
@@ -67,7 +56,7 @@ def block_loss_fn(
     flat0 = torch.cat([params[n].reshape(-1) for n in block.names])
 
     def J(flat: torch.Tensor) -> torch.Tensor:
-        logits = functional_call(model, ({**others, **_unflatten(flat, block)}, buffers), (xb,))
+        logits = functional_call(model, ({**others, **unflatten(flat, block)}, buffers), (xb,))
         return loss_fn(logits, y)
 
     return J, flat0
