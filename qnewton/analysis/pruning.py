@@ -426,6 +426,22 @@ def offdiagonal_mass_sparsity(A: np.ndarray, p: float = 50.0, aggregate: str = "
     return _aggregate(offdiagonal_mass_counts(A, p), aggregate)
 
 
+def parse_mass_spec(text: str) -> tuple[bool, float, str] | None:
+    """(offdiagonal, P, aggregate) of a "mass[:P[:AGG]]" or "offdiag-mass[:P[:AGG]]" spec (P
+    default 50, AGG default "max"), None for any other text; UsageError on a bad percentage."""
+    for pattern, offdiagonal in ((_MASS_RE, False), (_OFFDIAG_MASS_RE, True)):
+        match = pattern.match(text)
+        if match:
+            try:
+                p = float(match.group("p")) if match.group("p") else 50.0
+            except ValueError:
+                raise UsageError(f"sparsity: bad mass percentage in {text!r}") from None
+            if not (0.0 < p <= 100.0):
+                raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
+            return offdiagonal, p, match.group("agg") or "max"
+    return None
+
+
 def choose_sparsity(A: np.ndarray, spec: int | float | str) -> int:
     """Turn a sparsity spec into one oracle sparsity d (1 <= d <= N).
 
@@ -442,16 +458,11 @@ def choose_sparsity(A: np.ndarray, spec: int | float | str) -> int:
     n = arr.shape[0]
     if isinstance(spec, str):
         text = spec.strip()
-        for pattern, rule in ((_MASS_RE, mass_rule_sparsity), (_OFFDIAG_MASS_RE, offdiagonal_mass_sparsity)):
-            match = pattern.match(text)
-            if match:
-                try:
-                    p = float(match.group("p")) if match.group("p") else 50.0
-                except ValueError:
-                    raise UsageError(f"sparsity: bad mass percentage in {text!r}") from None
-                if not (0.0 < p <= 100.0):
-                    raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
-                return min(n, rule(arr, p, match.group("agg") or "max"))
+        mass = parse_mass_spec(text)
+        if mass is not None:
+            offdiagonal, p, aggregate = mass
+            rule = offdiagonal_mass_sparsity if offdiagonal else mass_rule_sparsity
+            return min(n, rule(arr, p, aggregate))
         try:
             spec = int(text)
         except ValueError:

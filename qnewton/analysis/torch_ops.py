@@ -19,7 +19,7 @@ import torch
 
 from qnewton.analysis._validate import SYMMETRY_RTOL
 from qnewton.analysis.kappa import KappaEstimate, _from_log, _rounding_level, log_bound_frobenius, log_bound_trace
-from qnewton.analysis.pruning import _MASS_RE, _OFFDIAG_MASS_RE, _aggregate, choose_sparsity
+from qnewton.analysis.pruning import _aggregate, choose_sparsity, parse_mass_spec
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent
 from qnewton.errors import UsageError
 
@@ -122,18 +122,11 @@ def choose_sparsity_t(A: torch.Tensor, spec: int | float | str) -> int:
     an integer or fraction spec needs only N."""
     n = A.shape[0]
     if isinstance(spec, str):
-        text = spec.strip()
-        for pattern, offdiagonal in ((_MASS_RE, False), (_OFFDIAG_MASS_RE, True)):
-            match = pattern.match(text)
-            if match:
-                try:
-                    p = float(match.group("p")) if match.group("p") else 50.0
-                except ValueError:
-                    raise UsageError(f"sparsity: bad mass percentage in {text!r}") from None
-                if not (0.0 < p <= 100.0):
-                    raise UsageError(f"sparsity: mass percentage must lie in (0, 100], got {p}")
-                counts = mass_counts_t(A, p, offdiagonal=offdiagonal).cpu().numpy()
-                return min(n, _aggregate(counts, match.group("agg") or "max"))
+        mass = parse_mass_spec(spec.strip())
+        if mass is not None:
+            offdiagonal, p, aggregate = mass
+            counts = mass_counts_t(A, p, offdiagonal=offdiagonal).cpu().numpy()
+            return min(n, _aggregate(counts, aggregate))
     # integers and fractions need only N: the numpy rule on a zero-stride N x N view (no memory)
     return choose_sparsity(np.broadcast_to(np.zeros(1), (n, n)), spec)
 
