@@ -73,18 +73,8 @@ class ASNAQ(FlatOptimizer):
         st["S"], st["Y"], st["F"] = [], [], []
         st["resets"] += 1
 
-    @torch.no_grad()
-    def step(self, closure: Closure | None = None) -> torch.Tensor | None:  # type: ignore[override]
-        """One aSNAQ iteration (Algorithm 2 lines 2-30); returns the loss at the Nesterov point."""
-        if closure is None:
-            raise ValueError("closure: ASNAQ needs step(closure)")
-        self.begin_step()
-        try:
-            return self._step(closure, self._init_state())
-        finally:
-            self.end_step()
-
     def _step(self, closure: Closure, st: dict[str, Any]) -> torch.Tensor:
+        """One aSNAQ iteration (Algorithm 2 lines 2-30); returns the loss at the Nesterov point."""
         h = self.hyper
         st["k"] += 1
         k = st["k"]

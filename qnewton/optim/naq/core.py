@@ -158,6 +158,25 @@ class FlatOptimizer(torch.optim.Optimizer):
     def begin_step(self) -> None:
         self._evals = 0
 
+    @torch.no_grad()
+    def step(self, closure: Closure | None = None) -> torch.Tensor | None:  # type: ignore[override]
+        """One iteration of the method (`_step`), counting its gradient evaluations; `closure`
+        (required) zeroes the gradients, evaluates the mini-batch loss, back-propagates and returns
+        the loss."""
+        if closure is None:
+            raise ValueError(f"closure: {type(self).__name__} needs step(closure)")
+        self.begin_step()
+        try:
+            return self._step(closure, self._init_state())
+        finally:
+            self.end_step()
+
+    def _init_state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _step(self, closure: Closure, st: dict[str, Any]) -> torch.Tensor | None:
+        raise NotImplementedError
+
     def end_step(self) -> None:
         self.last_gradient_evaluations = self._evals
 

@@ -157,18 +157,8 @@ class SR1N(FlatOptimizer):
                       rejected=0)
         return st
 
-    @torch.no_grad()
-    def step(self, closure: Closure | None = None) -> torch.Tensor | None:  # type: ignore[override]
-        """One SR1-N iteration; returns the loss at the Nesterov point."""
-        if closure is None:
-            raise ValueError("closure: SR1N needs step(closure)")
-        self.begin_step()
-        try:
-            return self._step(closure, self._init_state())
-        finally:
-            self.end_step()
-
     def _step(self, closure: Closure, st: dict[str, Any]) -> torch.Tensor:
+        """One SR1-N iteration; returns the loss at the Nesterov point."""
         h = self.hyper
         st["k"] += 1
         w = self.current()
