@@ -409,6 +409,10 @@ def test_masked_lm_batch_edge_rows_and_bad_arguments():
         masked_lm_batch(blocks, mask_id=4, vocab_size=50, special_ids=SPECIAL_IDS, seed=0, probability=0.0)
     with pytest.raises(ValueError, match="mask_id"):
         masked_lm_batch(blocks, mask_id=7, vocab_size=50, special_ids=SPECIAL_IDS, seed=0)
+    with pytest.raises(ValueError, match="vocab_size"):
+        masked_lm_batch(blocks, mask_id=4, vocab_size=5, special_ids=SPECIAL_IDS, seed=0)
+    with pytest.raises(ValueError, match="blocks: token id 18 is not below vocab_size 18"):
+        masked_lm_batch(blocks, mask_id=4, vocab_size=18, special_ids=SPECIAL_IDS, seed=0)
     with pytest.raises(ValueError, match="seed"):
         masked_lm_batch(blocks, mask_id=4, vocab_size=50, special_ids=SPECIAL_IDS, seed="x")
 

@@ -565,18 +565,24 @@ def masked_lm_batch(
     probability 0.8, a uniformly drawn non-special token with probability 0.1, and stays as it is
     with probability 0.1. targets = the original token at the chosen positions, -100 elsewhere.
     All draws come from a `torch.Generator` seeded by `seed_from(seed)`, so the same blocks and
-    seed give the same batch (a resumed run repeats it). Returns int64 (inputs, targets), both of
-    the shape of `blocks`.
+    seed give the same batch (a resumed run repeats it); the draws are made on the CPU, so the
+    batch is the same whatever device `blocks` lives on. Returns int64 (inputs, targets), both of
+    the shape and on the device of `blocks`.
     """
-    b = _check_blocks(blocks, 1)
+    device = blocks.device if isinstance(blocks, torch.Tensor) else torch.device("cpu")
+    b = _check_blocks(blocks, 1).cpu()  # drawn on the CPU: the same batch on every device
     if not (isinstance(probability, (int, float)) and 0.0 < float(probability) < 1.0):
         raise ValueError(f"probability: must lie in (0, 1), got {probability!r}")
     specials = sorted(set((special_ids.values() if isinstance(special_ids, dict) else special_ids)))
     if mask_id not in specials:
         raise ValueError(f"mask_id: {mask_id} is not one of the special ids {specials}")
-    allowed = torch.tensor([i for i in range(int(vocab_size)) if i not in set(specials)], dtype=torch.int64)
-    if allowed.numel() == 0:
-        raise ValueError(f"vocab_size: {vocab_size} leaves no non-special token")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size <= max(specials) + 1:
+        raise ValueError(f"vocab_size: must be an integer above the largest special id + 1 ({max(specials) + 1}), got {vocab_size!r}")
+    if b.numel() and int(b.max()) >= int(vocab_size):
+        raise ValueError(f"blocks: token id {int(b.max())} is not below vocab_size {vocab_size}")
+    keep = torch.ones(int(vocab_size), dtype=torch.bool)
+    keep[[i for i in specials if 0 <= i < int(vocab_size)]] = False
+    allowed = torch.nonzero(keep).flatten()
     gen = torch.Generator().manual_seed(seed_from(seed))
 
     eligible = ~torch.isin(b, torch.tensor(specials, dtype=torch.int64))
@@ -597,4 +603,4 @@ def masked_lm_batch(
     inputs[to_random] = allowed[replace_idx[to_random]]
     targets = torch.full_like(b, IGNORE_INDEX)
     targets[chosen] = b[chosen]
-    return inputs, targets
+    return inputs.to(device), targets.to(device)
