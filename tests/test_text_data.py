@@ -57,9 +57,9 @@ def _wikitext(folder: Path, kind: str = "raw", sizes=(6000, 900, 900)) -> dict[s
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """QNEWTON_CACHE_DIR in tmp_path, HOME and the working directory moved there too."""
+    """QNEWTON_CACHE in tmp_path, HOME and the working directory moved there too."""
     root = tmp_path / "cache"
-    monkeypatch.setenv("QNEWTON_CACHE_DIR", str(root))
+    monkeypatch.setenv("QNEWTON_CACHE", str(root))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     (tmp_path / "work").mkdir()

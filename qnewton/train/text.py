@@ -20,7 +20,7 @@ Corpora
 Tokenizer
     A byte-level BPE (HF ``tokenizers``) trained on the TRAINING split only, with the special
     tokens [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0-4. Its JSON is cached under
-    ``$QNEWTON_CACHE_DIR/tokenizers/`` (default ``~/.cache/qnewton``), keyed by a SHA-256 of the
+    ``$QNEWTON_CACHE/tokenizers/`` (default ``~/.cache/qnewton``), keyed by a SHA-256 of the
     training text, the vocabulary size, `TOKENIZER_VERSION` and the ``tokenizers`` version; a
     cache file that does not load is rebuilt. Text is encoded line by line (a line keeps the
     newlines that follow it) in one batch; the ids of a split, in order, form its token stream.
@@ -288,10 +288,10 @@ def _read_wikitext(data_dir: str | os.PathLike[str]) -> tuple[dict[str, list[str
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """`cache_dir` if given, else ``$QNEWTON_CACHE_DIR``, else ``~/.cache/qnewton``."""
+    """`cache_dir` if given, else ``$QNEWTON_CACHE``, else ``~/.cache/qnewton``."""
     if cache_dir is not None and str(cache_dir) != "":
         return Path(cache_dir).expanduser()
-    env = os.environ.get("QNEWTON_CACHE_DIR", "")
+    env = os.environ.get("QNEWTON_CACHE", "")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "qnewton"
 
 
