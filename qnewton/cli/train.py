@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qnewton.errors import UsageError
-from qnewton.train.config import TrainConfig
+from qnewton.train.config import MODEL_DEFAULTS, TrainConfig
 
 
 def _parse_bool(text: str) -> bool:
@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
+        if f.metadata.get("per_model"):  # the MLP's value; the help text names the other models'
+            default = MODEL_DEFAULTS[f.name]
         # (the method names are not listed here: building every command's parser must stay light,
         # without importing torch; an unknown --method lists the registered ones)
         text = f.metadata.get("help", "")

@@ -87,6 +87,8 @@ def check_model_size(config: TrainConfig, data: Dataset | Task) -> None:
                         source=f"hidden: the weight matrix {name} ({p.shape[0]} x {p.shape[1]})")
     if config.uses_curvature():
         for block in make_blocks(model, config.blocks):
+            if 0 < config.max_newton_block < block.size:
+                continue  # a first-order block: no matrix is formed
             check_limit("matrix_elements", block.size ** 2,
                         source=f"blocks {config.blocks}: the Hessian of block {block.name} ({block.size} parameters)")
 

@@ -10,7 +10,7 @@ accepts. Adding a task is one module with a `Task` subclass plus one line here.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from qnewton.errors import UsageError
@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from qnewton.train.tasks.base import Task
 
 CLASSIFICATION_DATA = ("digits", "breast-cancer", "mnist", "mnist5k")
+TEXT_DATA = ("shakespeare", "wikitext")
+#: per-model defaults of the language models (docs/transformers.md)
+LM_DEFAULTS: dict[str, Any] = {"batch_size": 32, "sgd_steps": 5, "sgd_lr": 0.5, "eps": 0.5, "curvature": "ef",
+                               "blocks": "layer", "max_newton_block": 4160}
 
 
 @dataclass(frozen=True)
@@ -29,12 +33,18 @@ class TaskEntry:
     target: str
     data: tuple[str, ...]
     description: str
+    #: defaults of the per-model options (`qnewton.train.config.MODEL_DEFAULTS`) for this task
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 #: --model NAME -> task. Add a task here (one line) after writing its module.
 TASKS: dict[str, TaskEntry] = {
     "mlp": TaskEntry("qnewton.train.tasks.classification:ClassificationTask", CLASSIFICATION_DATA,
                      "multilayer perceptron classifier (--hidden), cross-entropy, accuracy"),
+    "bert-tiny": TaskEntry("qnewton.train.tasks.language:BertTinyTask", TEXT_DATA,
+                           "BertForMaskedLM (Table I sizes), masked-token cross-entropy", LM_DEFAULTS),
+    "mistral-tiny": TaskEntry("qnewton.train.tasks.language:MistralTinyTask", TEXT_DATA,
+                              "MistralForCausalLM (Table I sizes), next-token cross-entropy", LM_DEFAULTS),
 }
 
 
