@@ -107,8 +107,13 @@ class LanguageModelTask(Task):
     def __init__(self, config: Any, data: text_data.TextData | None = None) -> None:
         super().__init__(config)
         if data is None:
-            data = text_data.load_text_data(config.data, block_len=config.block_len, vocab_size=config.vocab_size,
-                                            data_dir=config.data_dir, max_blocks=config.max_blocks_tuple())
+            try:
+                data = text_data.load_text_data(config.data, block_len=config.block_len,
+                                                vocab_size=config.vocab_size, data_dir=config.data_dir,
+                                                max_blocks=config.max_blocks_tuple())
+            except NotImplementedError:
+                raise UsageError(f"data: {config.data}: this installation has no text-data reader "
+                                 "(qnewton.train.text is the interface stand-in)") from None
         self.data = data
         for split in ("train", "val"):
             blocks = getattr(data, split)
