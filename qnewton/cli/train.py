@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qnewton.errors import UsageError
-from qnewton.train.config import TrainConfig
+from qnewton.train.config import MODEL_DEFAULTS, TrainConfig
 
 
 def _parse_bool(text: str) -> bool:
@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
+        if f.metadata.get("per_model"):  # the MLP's value; the help text names the other models'
+            default = MODEL_DEFAULTS[f.name]
         # (the method names are not listed here: building every command's parser must stay light,
         # without importing torch; an unknown --method lists the registered ones)
         text = f.metadata.get("help", "")
@@ -111,7 +113,7 @@ def methods_text() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
-    from qnewton.train.report import LEGEND, split_name, text_table, verdict
+    from qnewton.train.report import LEGEND, split_name, target_phrase, text_table, verdict
     from qnewton.train.method_run import is_interrupt
     from qnewton.train.resume import load_run_config
     from qnewton.train.runner import TrainingInterrupted
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     split = split_name(config)
     print(text_table(report, split))
     print()
-    for line in verdict(report, config.target_accuracy, split):
+    for line in verdict(report, target_phrase(config), split):
         print(line)
     for method, entry in report.items():
         if entry.get("status") != "completed":

@@ -84,8 +84,35 @@ def mc_fisher_block(model: nn.Module, block: Block, batch: Batch, dtype: torch.d
     return BlockCurvature(block, loss, g, symmetrize(grads.T @ grads / (n * samples)))
 
 
+def empirical_fisher_blocks(model: nn.Module, blocks: Sequence[Block], batch: Batch,
+                            dtype: torch.dtype = torch.float64) -> list[BlockCurvature]:
+    """`empirical_fisher_block` of every block from ONE pass of per-example gradients over the union
+    of the blocks (their columns are then sliced out): the same matrices, but one vmapped forward
+    and backward through the model instead of one per block, which is what makes many blocks of a
+    transformer affordable. The per-example gradients take (rows x total block size) numbers."""
+    if len(blocks) <= 1:
+        return [empirical_fisher_block(model, b, batch, dtype) for b in blocks]
+    names = [n for b in blocks for n in b.names]
+    if len(set(names)) != len(names):  # overlapping blocks: one pass each
+        return [empirical_fisher_block(model, b, batch, dtype) for b in blocks]
+    union = Block("union", tuple(names), tuple(s for b in blocks for s in b.shapes))
+    fns = block_functions(model, union, batch, dtype)
+    loss, g = fns.loss_and_gradient()
+    per_sample = vmap(fns.output_loss)(fns.outputs(), fns.y)
+    check_mean_reduction(fns, loss, per_sample, CurvatureKind.EF.value)
+    grads = per_example_gradients(fns, fns.x, fns.y)
+    out = []
+    offset = 0
+    for b in blocks:
+        cols = grads[:, offset:offset + b.size]
+        out.append(BlockCurvature(b, loss, g[offset:offset + b.size].clone(), symmetrize(cols.T @ cols / cols.shape[0])))
+        offset += b.size
+    return out
+
+
 class EmpiricalFisher:
-    """The empirical Fisher per block (module docstring). dtype: float64 (default) or float32."""
+    """The empirical Fisher per block (module docstring). dtype: float64 (default) or float32.
+    All blocks come from one pass of per-example gradients (`empirical_fisher_blocks`)."""
 
     kind = CurvatureKind.EF.value
 
@@ -93,7 +120,7 @@ class EmpiricalFisher:
         self.dtype = check_dtype(dtype)
 
     def __call__(self, model: nn.Module, batch: Batch, blocks: Sequence[Block]) -> list[BlockCurvature]:
-        return [empirical_fisher_block(model, b, batch, self.dtype) for b in blocks]
+        return empirical_fisher_blocks(model, blocks, batch, self.dtype)
 
 
 class MonteCarloFisher:

@@ -87,11 +87,12 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
     return QNewton(ctx.model, newton_step(ctx, policy), lr=o["newton_lr"], blocks=ctx.blocks,
                    curvature=build_curvature(o.get("curvature", "hessian"), dtype),
                    warmup_steps=o["sgd_steps"], warmup_lr=o["sgd_lr"], momentum=o["momentum"],
-                   noise_seed=ctx.noise_seed, device=resolve_device(o.get("device", "cpu")))
+                   noise_seed=ctx.noise_seed, device=resolve_device(o.get("device", "cpu")),
+                   max_newton_block=int(o.get("max_newton_block") or 0))
 
 
 _NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks",
-                   "curvature", "device")
+                   "curvature", "device", "max_newton_block")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [

@@ -12,7 +12,14 @@ call `step(closure)`. Each parameter group is one curvature block (`qnewton.curv
   theta_B <- theta_B - lr x_B (Algorithm 2 line 17). A block with Kronecker factors (K-FAC) goes
   to the step as its two factors, which are inverted separately (two decisions per block); every
   ledger record names the curvature kind that priced it;
-- a non-finite loss, gradient or curvature skips the update (recorded in the step report).
+- a non-finite loss, gradient or curvature skips the update (recorded in the step report);
+- blocks larger than `max_newton_block` parameters (0 = no limit) are never formed or inverted:
+  in a Newton step they take the first-order update (SGD at `warmup_lr` with `momentum`, through
+  a second inner `torch.optim.SGD` whose state is kept) with the gradient at the same point and on
+  the same batch as the Newton blocks, and each gets a ledger record with decision "first-order"
+  and reason "first-order: N = n > max m" (`decision_counts["first_order"]` counts them). This is
+  how the transformer models keep their embeddings, output layer and feed-forward layers out of
+  the dense Newton step (docs/transformers.md).
 
 The emulated QLSA's noise is reseeded per step and block from `noise_seed` + [step, block], so
 a step's noise depends on the seed and the step index only; runs and resumed runs repeat bit for
@@ -69,6 +76,7 @@ class QNewton(Optimizer):
         momentum: float = 0.0,
         noise_seed: Sequence[int] | None = None,
         device: Any = None,
+        max_newton_block: int = 0,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise UsageError(f"model: must be a torch.nn.Module, got {type(model).__name__}")
@@ -81,11 +89,17 @@ class QNewton(Optimizer):
             raise UsageError(f"momentum: must lie in [0, 1), got {momentum!r}")
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
             raise UsageError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
+        if isinstance(max_newton_block, bool) or not isinstance(max_newton_block, int) or max_newton_block < 0:
+            raise UsageError(f"max_newton_block: must be an integer >= 0 (0 = no limit), got {max_newton_block!r}")
+        self.max_newton_block = max_newton_block
         self.blocks: list[Block] = make_blocks(model, blocks) if isinstance(blocks, str) else list(blocks)
+        #: the blocks a Newton step inverts, and those above max_newton_block that take the first-order update
+        self.newton_blocks = [b for b in self.blocks if not 0 < max_newton_block < b.size]
+        self.first_order_blocks = [b for b in self.blocks if 0 < max_newton_block < b.size]
         self.curvature: Curvature = make_curvature(curvature) if isinstance(curvature, str) else curvature
         check_blocks = getattr(self.curvature, "check_blocks", None)
         if check_blocks is not None:  # e.g. K-FAC: every block must be one Linear layer
-            check_blocks(model, self.blocks)
+            check_blocks(model, self.newton_blocks)
         # device: the curvature and the step's dense work run there in torch (qnewton.newton.torch_path);
         # None keeps the numpy path. The model itself stays where it is.
         self.device = None
@@ -97,30 +111,40 @@ class QNewton(Optimizer):
             if hasattr(self.curvature, "device"):
                 self.curvature.device = self.device  # type: ignore[attr-defined]
         params = dict(model.named_parameters())
-        groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.blocks]
+        groups = [{"params": [params[n] for n in b.names], "block": b.name} for b in self.newton_blocks]
+        first_order = [params[n] for b in self.first_order_blocks for n in b.names]
+        if not groups:  # every block is first-order: the base optimizer still needs parameters
+            groups = [{"params": first_order, "block": None}]
         super().__init__(groups, {"lr": lr})
         self.model = model
         self.newton_step = newton_step
         self.warmup_steps = warmup_steps
         self.noise_seed = None if noise_seed is None else [int(v) for v in noise_seed]
         self.warmup = torch.optim.SGD(model.parameters(), lr=warmup_lr, momentum=momentum)
+        self.first_order = torch.optim.SGD(first_order, lr=warmup_lr, momentum=momentum) if first_order else None
         self.steps_done = 0
         self.last_report: StepReport | None = None
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
         """Base optimizer state plus the warm-up SGD state and the number of steps taken."""
-        return {"base": super().state_dict(), "warmup": self.warmup.state_dict(), "steps_done": self.steps_done}
+        state = {"base": super().state_dict(), "warmup": self.warmup.state_dict(), "steps_done": self.steps_done}
+        if self.first_order is not None:
+            state["first_order"] = self.first_order.state_dict()
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
         """Inverse of `state_dict` (ValueError on a state of another shape)."""
-        if not isinstance(state_dict, dict) or set(state_dict) != {"base", "warmup", "steps_done"}:
-            raise ValueError("not a QNewton state (expected keys base, warmup, steps_done)")
+        keys = {"base", "warmup", "steps_done"} | ({"first_order"} if self.first_order is not None else set())
+        if not isinstance(state_dict, dict) or set(state_dict) != keys:
+            raise ValueError(f"not a QNewton state of this model (expected keys {', '.join(sorted(keys))})")
         steps = state_dict["steps_done"]
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps_done: must be an integer >= 0, got {steps!r}")
         super().load_state_dict(state_dict["base"])
         self.warmup.load_state_dict(state_dict["warmup"])
+        if self.first_order is not None:
+            self.first_order.load_state_dict(state_dict["first_order"])
         self.steps_done = steps
 
     # ------------------------------------------------------------------ the step
@@ -145,17 +169,21 @@ class QNewton(Optimizer):
         report = StepReport(phase="newton", measured_seconds=empty_stages())
         seconds = report.measured_seconds
         t0 = time.perf_counter()
-        loss = closure.forward()
+        # the first-order blocks need the gradient at this point: one backward pass more
+        loss = closure() if self.first_order is not None else closure.forward()
         seconds["forward_backward"] = time.perf_counter() - t0
         if not math.isfinite(float(loss)):
             report.skipped = "non-finite loss"
             return report, loss
         t1 = time.perf_counter()
         with torch.enable_grad():
-            curv = self.curvature(self.model, closure.batch, self.blocks)
+            curv = self.curvature(self.model, closure.batch, self.newton_blocks) if self.newton_blocks else []
         seconds["hessian"] = time.perf_counter() - t1
-        if not all(math.isfinite(c.loss) and _finite(c.H) and bool(torch.isfinite(c.g).all())
-                   and (c.factors is None or (_finite(c.factors.A) and _finite(c.factors.G))) for c in curv):
+        first_order_finite = self.first_order is None or all(
+            p.grad is None or bool(torch.isfinite(p.grad).all()) for g in self.first_order.param_groups for p in g["params"])
+        if not first_order_finite or not all(
+                math.isfinite(c.loss) and _finite(c.H) and bool(torch.isfinite(c.g).all())
+                and (c.factors is None or (_finite(c.factors.A) and _finite(c.factors.G))) for c in curv):
             report.skipped = "non-finite Hessian or gradient"
             return report, loss
         noise = None if self.noise_seed is None else [*self.noise_seed, index]
@@ -169,18 +197,20 @@ class QNewton(Optimizer):
             gradients = [c.g.double().numpy() for c in curv]
         del curv  # the step releases each H once it is regularized (one copy less at the peak)
         result = self.newton_step.compute(
-            hessians, gradients, noise_seed=noise, names=[b.name for b in self.blocks],
+            hessians, gradients, noise_seed=noise, names=[b.name for b in self.newton_blocks],
             curvature=str(getattr(self.curvature, "kind", type(self.curvature).__name__)),
             factors=factored if any(f is not None for f in factored) else None, release_inputs=True)
         for key, value in result.measured_seconds.items():
             seconds[key] += value
         t2 = time.perf_counter()
-        for group, x in zip(self.param_groups, result.directions):
+        for group, x in zip(self.param_groups if self.newton_blocks else [], result.directions):
             offset = 0
             for p in group["params"]:
                 n = p.numel()
                 p.sub_(group["lr"] * torch.as_tensor(x[offset:offset + n], dtype=p.dtype).reshape(p.shape))
                 offset += n
+        if self.first_order is not None:
+            self.first_order.step()
         seconds["update"] = time.perf_counter() - t2
         modeled = [b["modeled_quantum_seconds"] for b in result.blocks]
         report.modeled_quantum_seconds = sum(v for v in modeled if math.isfinite(v))
@@ -188,6 +218,12 @@ class QNewton(Optimizer):
         report.emulation_measured_seconds = sum(b["solve_measured_seconds"] for b in result.blocks
                                                 if b["decision"] == SolverKind.QUANTUM)
         report.decision_counts = dict(result.decision_counts)
-        report.blocks = result.blocks
+        report.blocks = list(result.blocks)
+        if self.first_order_blocks:
+            report.decision_counts["first_order"] = len(self.first_order_blocks)
+            report.blocks += [{"name": b.name, "n": b.size, "decision": "first-order",
+                               "reason": f"first-order: N = {b.size} > max {self.max_newton_block}",
+                               "modeled_quantum_seconds": 0.0, "solve_measured_seconds": 0.0}
+                              for b in self.first_order_blocks]
         report.safeguards = result.safeguards
         return report, loss

