@@ -545,3 +545,26 @@ def _connect(address: str, threads: int, timeout: float, log: Callable[[str], No
     n = len(client.nthreads())
     log(f"dask: connected to {address} ({n} workers, {sum(client.nthreads().values())} threads)")
     return DaskExecutor(client, kind="scheduler", address=address, threads=threads)
+
+
+@contextlib.contextmanager
+def open_pool(workers: int | None = None, scheduler: str | None = None, *,
+              connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+              log: Callable[[str], None] = lambda m: None) -> Iterator[Any]:
+    """A `concurrent.futures.Executor` over Dask workers for circuit batches, or None (in-process).
+
+    --workers N (N >= 2) starts a local cluster of N single-threaded worker processes (the same
+    cluster as `open_executor`), --scheduler ADDRESS connects to a running scheduler; --workers 1
+    or neither gives None. $QNEWTON_DASK_SCHEDULER is not consulted: circuit batches leave this
+    process only when the command asks for it. The client and a local cluster are closed on the
+    way out. A bad --workers value or a scheduler that does not answer is a one-line UsageError."""
+    with open_executor(workers, scheduler, threads=1, connect_timeout=connect_timeout, log=log, env={}) as executor:
+        if isinstance(executor, SerialExecutor):
+            yield None
+            return
+        pool = executor.client.get_executor(pure=False)
+        try:
+            yield pool
+        finally:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False)
