@@ -182,3 +182,21 @@ def test_cli_exits_1_and_names_the_failed_task(tmp_path: Path, capsys: pytest.Ca
     assert "  seed 0, task 3/3 (x=2): ValueError: grid point 2 cannot be computed" in captured.out
     assert "Traceback" not in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["fault-drill.failed"]
+
+
+def test_a_worker_whose_nanny_closed_is_replaced(tmp_path: Path, cluster: DaskExecutor) -> None:
+    """A nanny gives up for good when its worker dies while starting (a task that kills every
+    worker at once can cause that); the run must neither hang on a lost result nor go on with
+    fewer workers: the local cluster starts a new worker in its place."""
+    for nanny in list(cluster.cluster.workers.values()):
+        if nanny.status.name == "running":
+            cluster.client.sync(nanny.close)  # as after "Failed to start process"
+            break
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(cluster.client.nthreads()) > 1:
+        time.sleep(0.1)
+    assert len(cluster.client.nthreads()) <= 1
+    outcome = run_experiment(_config(seeds=(0,), xs=(0, 1, 2, 3, 4, 5), sleep=1.0), out=tmp_path / "results",
+                             executor=cluster)
+    assert [r["value"] for r in outcome.raw["values"]] == [0, 1, 4, 9, 16, 25]
+    assert len(cluster.client.nthreads()) == 2  # back to its size
