@@ -405,6 +405,12 @@ class DaskExecutor:
             # interrupted: workers that got the terminal's SIGINT too may log their exit; the
             # client reports the interruption in one line
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            # Every task of the run is cancelled, the finished ones too: the exception's traceback
+            # keeps this frame and its futures alive until the garbage collector breaks the cycle,
+            # and until then the scheduler would keep their results.
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(futures), force=True)
+            pending.clear()
             raise
         finally:
             if pending:  # interrupted: nothing keeps running on the workers
