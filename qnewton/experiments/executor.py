@@ -416,6 +416,12 @@ class DaskExecutor:
             if pending:  # interrupted: nothing keeps running on the workers
                 with contextlib.suppress(Exception):
                     self.client.cancel(list(pending), force=True)
+            # The futures sit in reference cycles (as_completed's callbacks), so without this the
+            # scheduler would keep every task's result in its worker's memory until the next
+            # garbage collection, well after the run.
+            for future in futures:
+                with contextlib.suppress(Exception):
+                    future.release()
         return results
 
     def _worker_count(self) -> int:
