@@ -8,6 +8,7 @@ on sys.path and spawned workers inherit it)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -141,21 +142,37 @@ def test_interrupt_cancels_outstanding_tasks_and_writes_nothing(tmp_path: Path, 
     out = tmp_path / "results"
     seen = []
 
+    raised: list[float] = []
+
     def interrupt(state: object) -> None:
         seen.append(state.done)  # type: ignore[attr-defined]
         if state.done >= 1:  # type: ignore[attr-defined]
+            raised.append(time.perf_counter())
             raise KeyboardInterrupt
 
     t0 = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(_config(xs=tuple(range(6)), sleep=1.0), out=out, executor=cluster, progress=interrupt)
-    assert time.perf_counter() - t0 < 6 * 2 * 1.0 / 2  # did not wait for all 12 one-second tasks
+    # with the cyclic garbage collector off, the futures kept alive by the traceback's frames stay
+    # alive: the executor must have cancelled them itself (a collection that happened to run
+    # before the check below used to hide this in most runs)
+    gc.disable()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(_config(xs=tuple(range(6)), sleep=2.0), out=out, executor=cluster, progress=interrupt)
+    finally:
+        gc.enable()
+    # back soon after the interrupt, not after the >= 10 task-seconds per worker still outstanding
+    # (measured from the interrupt: the time before it depends on the machine's load)
+    assert time.perf_counter() - raised[0] < 5
     assert not out.exists() or not list(out.iterdir())
     client = cluster.client
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+
+    def left(dask_scheduler: object) -> dict[str, str]:
+        return {str(k): ts.state for k, ts in dask_scheduler.tasks.items()}  # type: ignore[attr-defined]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and client.run_on_scheduler(left):
         time.sleep(0.2)
-    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+    assert client.run_on_scheduler(left) == {}
 
 
 def test_cli_exits_1_and_names_the_failed_task(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -182,3 +199,21 @@ def test_cli_exits_1_and_names_the_failed_task(tmp_path: Path, capsys: pytest.Ca
     assert "  seed 0, task 3/3 (x=2): ValueError: grid point 2 cannot be computed" in captured.out
     assert "Traceback" not in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["fault-drill.failed"]
+
+
+def test_a_worker_whose_nanny_closed_is_replaced(tmp_path: Path, cluster: DaskExecutor) -> None:
+    """A nanny gives up for good when its worker dies while starting (a task that kills every
+    worker at once can cause that); the run must neither hang on a lost result nor go on with
+    fewer workers: the local cluster starts a new worker in its place."""
+    for nanny in list(cluster.cluster.workers.values()):
+        if nanny.status.name == "running":
+            cluster.client.sync(nanny.close)  # as after "Failed to start process"
+            break
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(cluster.client.nthreads()) > 1:
+        time.sleep(0.1)
+    assert len(cluster.client.nthreads()) <= 1
+    outcome = run_experiment(_config(seeds=(0,), xs=(0, 1, 2, 3, 4, 5), sleep=1.0), out=tmp_path / "results",
+                             executor=cluster)
+    assert [r["value"] for r in outcome.raw["values"]] == [0, 1, 4, 9, 16, 25]
+    assert len(cluster.client.nthreads()) == 2  # back to its size

@@ -3,6 +3,7 @@
     qnewton circuit solve A.npy b.npy --method hhl|qsvt --backend statevector|shots|noisy-sherbrooke
                           [--device GPU] [--shots N] [--precision D] [--seed S] [--max-size 16] [--json]
                           [--ibm-mode batch|session]   (fake:NAME / ibm:NAME backends)
+                          [--workers N | --scheduler ADDRESS] [--connect-timeout S]
     qnewton circuit draw A.npy b.npy --method hhl|qsvt|block-encoding [--decompose K]
     qnewton circuit export A.npy b.npy --method hhl|qsvt|block-encoding --qasm3 OUT
     qnewton circuit export --reference DIR      (regenerate circuits/: .qasm files + manifest.json)
@@ -12,6 +13,11 @@ a scipy.sparse .npz), Matrix Market .mtx (A) or text (.txt whitespace- / .csv co
 read through `qnewton.matrixio`. Bad input (missing file, a directory, a pickle, a header declaring
 more than the size limits, not square, not symmetric, not finite, singular, too large) prints one
 line and exits 2. `export --qasm3 OUT` refuses to overwrite A or b, and an existing OUT unless --force.
+
+`solve --workers N` (a local Dask cluster of N processes) or `--scheduler ADDRESS` (a running
+Dask scheduler) runs the readout's circuits on Dask workers: the sign circuits of a counts
+readout (shots, noisy-sherbrooke) as one batch split over the workers, or the statevector
+circuit. The solution is the same as without them (every circuit has its own simulator seed).
 """
 
 from __future__ import annotations
@@ -100,6 +106,14 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.shots is not None and args.shots < 1:
         raise UsageError(f"--shots: must be a positive integer, got {args.shots}")
     A, b = _load_system(args, args.max_size)
+    from qnewton.experiments.executor import check_workers
+    from qnewton.quantum.dispatch import DISPATCHABLE
+
+    check_workers(args.workers)
+    distributed = (args.workers or 1) > 1 or args.scheduler is not None
+    if distributed and args.backend not in DISPATCHABLE:
+        raise UsageError(f"--workers/--scheduler: circuit batches run on Dask workers for the Aer backends "
+                         f"({', '.join(DISPATCHABLE)}), not {args.backend!r}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         solver = CircuitSolver(
@@ -109,7 +123,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"qnewton circuit: warning: {w.message}", file=sys.stderr)
-    res = solver.solve(A, b)
+    res = _solve_on_pool(solver, A, b, args)
     info = res.info
     if info["details"].get("clock_capped"):
         print(
@@ -161,6 +175,26 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     m = out["measured_seconds"]
     print(f"measured: build {m['build']:.3f} s  transpile {m['transpile'] or 0:.3f} s  simulate {m['simulate']:.3f} s")
     return 0
+
+
+def _solve_on_pool(solver: Any, A: np.ndarray, b: np.ndarray, args: argparse.Namespace) -> Any:
+    """solver.solve(A, b), its circuit batches on the Dask workers of --workers / --scheduler."""
+    from qnewton.experiments.executor import open_pool
+
+    log = lambda line: print(f"qnewton circuit: {line}", file=sys.stderr)  # noqa: E731
+    with open_pool(args.workers, args.scheduler, connect_timeout=args.connect_timeout, log=log) as pool:
+        solver.pool = pool
+        try:
+            return solver.solve(A, b)
+        finally:
+            solver.pool = None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
 
 
 def _cmd_draw(args: argparse.Namespace) -> int:
@@ -236,6 +270,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--no-resources", action="store_true", help="skip transpiling to ibm_sherbrooke")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--workers", type=int, default=None,
+                   help="run the readout's circuit batch on a local Dask cluster of N worker processes (1 = here)")
+    s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the readout's circuit batch on the workers of a running Dask scheduler (tcp://HOST:PORT)")
+    s.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="seconds to wait for --scheduler and its first worker (default 10)")
     s.set_defaults(func=_cmd_solve)
 
     d = sub.add_parser("draw", help="print a text drawing of the circuit")

@@ -68,6 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--list-methods", action="store_true",
                         help="print every registered method with its hyper-parameters (set them with "
                              "--method-options) and exit")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="--quantum-solver circuit: run each solve's circuit batch on a local Dask cluster of N "
+                             "worker processes (1 = in this process; results do not change)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="--quantum-solver circuit: run each solve's circuit batch on the workers of a running "
+                             "Dask scheduler (tcp://HOST:PORT)")
+    parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="seconds to wait for --scheduler and its first worker (default 10)")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
@@ -175,4 +183,25 @@ def _train(config: TrainConfig, run_dir: Path, args: argparse.Namespace, resume:
     from qnewton.train.runner import run_training
 
     echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    return run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, overwrite=args.overwrite, echo=echo)
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if (workers or 1) == 1 and scheduler is None:
+        if workers is not None:
+            from qnewton.experiments.executor import check_workers
+
+            check_workers(workers)
+        return run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, overwrite=args.overwrite, echo=echo)
+    # circuit batches on Dask: checked before a cluster starts, the pool closed after the run
+    from qnewton.experiments.executor import check_workers, open_pool
+    from qnewton.quantum.dispatch import DISPATCHABLE, use_pool
+
+    check_workers(workers)
+    flag = "--workers" if scheduler is None else "--scheduler"
+    if config.quantum_solver != "circuit":
+        raise UsageError(f"{flag}: sends the circuit batches of --quantum-solver circuit to Dask workers; this run "
+                         f"uses --quantum-solver {config.quantum_solver}")
+    if config.circuit_backend not in DISPATCHABLE:
+        raise UsageError(f"{flag}: circuit batches run on Dask workers for the Aer backends ({', '.join(DISPATCHABLE)}), "
+                         f"not --circuit-backend {config.circuit_backend!r}")
+    with open_pool(workers, scheduler, connect_timeout=getattr(args, "connect_timeout", 10.0), log=echo) as pool, \
+            use_pool(pool):
+        return run_training(config, run_dir=run_dir, quiet=args.quiet, resume=resume, overwrite=args.overwrite, echo=echo)

@@ -67,6 +67,11 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
 }
+#: Seconds `DaskExecutor` waits for the result of a task reported finished before it looks again
+#: (the worker holding it may die meanwhile: then the scheduler computes the task again).
+RESULT_WAIT = 5.0
+#: Seconds a run may go on with no worker at all before its outstanding tasks fail.
+NO_WORKER_LIMIT = 120.0
 #: Largest tar archive of training runs one task may send back (bytes).
 MAX_RUNS_ARCHIVE = 512 * 1024 * 1024
 
@@ -294,9 +299,11 @@ def _failed_result(job: TaskJob, exc: BaseException | None, tb: Any, status: str
 class DaskExecutor:
     """Tasks on the workers of a Dask client (a LocalCluster of ours, or a remote scheduler)."""
 
-    def __init__(self, client: Any, *, kind: str, address: str, cluster: Any = None, threads: int = 1) -> None:
+    def __init__(self, client: Any, *, kind: str, address: str, cluster: Any = None, threads: int = 1,
+                 workers: int = 0) -> None:
         self.client = client
         self.cluster = cluster
+        self.workers = workers  # worker processes a local cluster keeps (0: not ours to keep)
         self.kind = kind
         self.address = address
         self.threads = threads
@@ -336,13 +343,34 @@ class DaskExecutor:
             futures[self.client.submit(execute_job, job, key=key, pure=False)] = job
         results: list[TaskResult] = []
         pending = set(futures)
-        last_poll = 0.0
+        last_poll = last_check = time.monotonic()
+        no_worker_since: float | None = None
         try:
             ac = as_completed(list(futures), loop=self.client.loop)
             while pending:
                 batch = ac.next_batch(block=False)
                 if not batch:
                     now = time.monotonic()
+                    if now - last_check > 2.0:
+                        last_check = now
+                        if self._worker_count() == 0:
+                            no_worker_since = now if no_worker_since is None else no_worker_since
+                            if now - no_worker_since > NO_WORKER_LIMIT:  # nothing left to run them
+                                with contextlib.suppress(Exception):
+                                    self.client.cancel(list(pending), force=True)
+                                for future in sorted(pending, key=lambda f: (futures[f].seed, futures[f].index)):
+                                    job = futures[future]
+                                    lost = RuntimeError(f"no Dask worker was left for {NO_WORKER_LIMIT:g} s")
+                                    results.append(_failed_result(job, lost, None, "cancelled"))
+                                    state.failed += 1
+                                    log(f"[{job.experiment.name}] {job.label} FAILED: {results[-1].error}")
+                                pending.clear()
+                                if progress:
+                                    progress(state)
+                                break
+                        else:
+                            no_worker_since = None
+                        self._keep_workers()
                     if progress and now - last_poll > 1.0:
                         running = self._running(len(pending))
                         if running != state.running:
@@ -356,9 +384,12 @@ class DaskExecutor:
                         # its worker died after finishing it: the scheduler computes it again
                         ac.add(future)
                         continue
-                    pending.discard(future)
                     job = futures[future]
                     result = self._collect(future, job, work_dir, log)
+                    if result is None:  # its worker died after finishing it: computed again
+                        ac.add(future)
+                        continue
+                    pending.discard(future)
                     if result.usage_error:  # the same mistake would stop the other tasks too
                         raise UsageError(result.error or "")
                     results.append(result)
@@ -374,17 +405,60 @@ class DaskExecutor:
             # interrupted: workers that got the terminal's SIGINT too may log their exit; the
             # client reports the interruption in one line
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            # Every task of the run is cancelled, the finished ones too: the exception's traceback
+            # keeps this frame and its futures alive until the garbage collector breaks the cycle,
+            # and until then the scheduler would keep their results.
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(futures), force=True)
+            pending.clear()
             raise
         finally:
             if pending:  # interrupted: nothing keeps running on the workers
                 with contextlib.suppress(Exception):
                     self.client.cancel(list(pending), force=True)
+            # The futures sit in reference cycles (as_completed's callbacks), so without this the
+            # scheduler would keep every task's result in its worker's memory until the next
+            # garbage collection, well after the run.
+            for future in futures:
+                with contextlib.suppress(Exception):
+                    future.release()
         return results
 
-    def _collect(self, future: Any, job: TaskJob, work_dir: Path, log: Callable[[str], None]) -> TaskResult:
+    def _worker_count(self) -> int:
+        try:
+            return len(self.client.nthreads())
+        except Exception:  # pragma: no cover - the scheduler went away
+            return 0
+
+    def _keep_workers(self) -> None:
+        """A local cluster back to its size: a nanny whose worker died while it was starting (a task
+        that kills its worker at once can do that) closes for good instead of restarting it; it
+        is forgotten and a new worker process takes its place (the scheduler's retry limit still
+        bounds how often one task may kill a worker)."""
+        if self.cluster is None or not self.workers or self._worker_count() >= self.workers:
+            return
+        with contextlib.suppress(Exception):
+            from distributed.core import Status
+
+            for name, nanny in list(self.cluster.workers.items()):
+                if getattr(nanny, "status", None) in (Status.closed, Status.failed):
+                    del self.cluster.workers[name]
+            self.cluster.scale(self.workers)
+
+    def _collect(self, future: Any, job: TaskJob, work_dir: Path, log: Callable[[str], None]) -> TaskResult | None:
+        """The task's result; None when it is no longer available (its worker died after finishing
+        it, and the scheduler computes it again): the caller waits for it once more. Never waits
+        more than RESULT_WAIT seconds, so a lost result cannot block the run."""
         status = future.status
         if status == "finished":
-            result: TaskResult = future.result()
+            try:
+                result: TaskResult = future.result(timeout=RESULT_WAIT)
+            except TimeoutError:
+                return None
+            except Exception as exc:  # its last retry failed meanwhile (KilledWorker, ...)
+                if future.status in ("lost", "pending"):
+                    return None
+                result = _failed_result(job, exc, exc.__traceback__, future.status)
         elif status == "error":
             result = _failed_result(job, future.exception(), future.traceback(), status)
         else:
@@ -523,7 +597,8 @@ def _start_local(workers: int, threads: int, log: Callable[[str], None]) -> Dask
         log(f"dask: dashboard at {cluster.dashboard_link}")
     else:
         log("dask: no dashboard (the bokeh package is not installed)")
-    return DaskExecutor(client, kind="local-cluster", address=cluster.scheduler_address, cluster=cluster, threads=threads)
+    return DaskExecutor(client, kind="local-cluster", address=cluster.scheduler_address, cluster=cluster, threads=threads,
+                        workers=workers)
 
 
 def _connect(address: str, threads: int, timeout: float, log: Callable[[str], None]) -> DaskExecutor:
@@ -545,3 +620,26 @@ def _connect(address: str, threads: int, timeout: float, log: Callable[[str], No
     n = len(client.nthreads())
     log(f"dask: connected to {address} ({n} workers, {sum(client.nthreads().values())} threads)")
     return DaskExecutor(client, kind="scheduler", address=address, threads=threads)
+
+
+@contextlib.contextmanager
+def open_pool(workers: int | None = None, scheduler: str | None = None, *,
+              connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+              log: Callable[[str], None] = lambda m: None) -> Iterator[Any]:
+    """A `concurrent.futures.Executor` over Dask workers for circuit batches, or None (in-process).
+
+    --workers N (N >= 2) starts a local cluster of N single-threaded worker processes (the same
+    cluster as `open_executor`), --scheduler ADDRESS connects to a running scheduler; --workers 1
+    or neither gives None. $QNEWTON_DASK_SCHEDULER is not consulted: circuit batches leave this
+    process only when the command asks for it. The client and a local cluster are closed on the
+    way out. A bad --workers value or a scheduler that does not answer is a one-line UsageError."""
+    with open_executor(workers, scheduler, threads=1, connect_timeout=connect_timeout, log=log, env={}) as executor:
+        if isinstance(executor, SerialExecutor):
+            yield None
+            return
+        pool = executor.client.get_executor(pure=False)
+        try:
+            yield pool
+        finally:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False)

@@ -147,6 +147,19 @@ class AerExecutor:
         result = self.simulator.run(prepared, **kwargs).result()
         return [dict(result.get_counts(i)) for i in range(len(prepared))]
 
+    def counts_with_seed(self, circuit: QuantumCircuit, shots: int, seed: int | None) -> dict[str, int]:
+        """Counts of one circuit run alone with simulator seed `seed` (None: the executor's seed).
+
+        A circuit run alone with a given seed gives the same counts whichever process runs it and
+        whatever else is run around it (`qnewton.quantum.dispatch` relies on this)."""
+        shots = check_shots(shots)
+        seed = self.seed if seed is None else check_seed(seed)
+        kwargs: dict[str, Any] = {"shots": shots}
+        if seed is not None:
+            kwargs["seed_simulator"] = int(seed)
+        result = self.simulator.run(self.prepare(circuit), **kwargs).result()
+        return dict(result.get_counts(0))
+
     def statevector(self, circuit: QuantumCircuit) -> np.ndarray:
         """Exact final state (only the "statevector" executor; measurements must be absent)."""
         if not self.exact:

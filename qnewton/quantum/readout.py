@@ -86,6 +86,8 @@ def estimate_solution(
     sign_sigmas: float = 4.0,
     max_shots: int = 200_000,
     precision: float | None = None,
+    pool: Any = None,
+    spec: Any = None,
 ) -> SolutionEstimate:
     """Estimate x from counts only (see module docstring). `b` is the (unpadded) right-hand side;
     `A` is needed for global_sign="residual".
@@ -95,7 +97,14 @@ def estimate_solution(
     the two candidate overlaps (q_r + q_i)/2 +- sqrt(q_r q_i) are sign_sigmas standard deviations
     from the decision point. With `precision` = delta, the basis circuit is topped up after the
     first `shots` to S = 1 / (delta^2 p_hat) shots in all (capped at max_shots), so every q_i has
-    standard deviation <= delta / 2 among the S p_hat post-selected shots."""
+    standard deviation <= delta / 2 among the S p_hat post-selected shots.
+
+    Seeds: an executor with `counts_with_seed` (the Aer executors) runs every circuit alone with
+    its own simulator seed, `dispatch.derive_seed(executor.seed, k)` with k = 0 for the basis
+    circuit, 1 for its top-up and 2 + j for the j-th sign circuit. The sign circuits are
+    independent of each other and form one batch: with `pool` (a `concurrent.futures.Executor`)
+    and `spec` (the `dispatch.SimulatorSpec` of the executor) they run on the pool's workers, with
+    the same counts as in this process."""
     if global_sign not in ("spd", "residual"):
         raise UsageError(f"global_sign: must be 'spd' or 'residual', got {global_sign!r}")
     if global_sign == "residual" and A is None:
@@ -106,8 +115,20 @@ def estimate_solution(
     max_shots = check_shots(max_shots, "max_shots")
     if isinstance(sign_sigmas, bool) or not isinstance(sign_sigmas, (int, float)) or not 0 < sign_sigmas < math.inf:
         raise UsageError(f"sign_sigmas: must be a positive number, got {sign_sigmas!r}")
+    from qnewton.quantum.dispatch import CircuitRun, derive_seed, run_batch
+
+    seeded = hasattr(executor, "counts_with_seed")
+    if pool is not None and (spec is None or not seeded):
+        raise UsageError("pool: circuit batches on workers need an Aer backend and its SimulatorSpec")
+    base_seed = getattr(executor, "seed", None) if seeded else None
+
+    def run_one(circuit: Any, n: int, k: int) -> dict[str, int]:
+        if seeded:
+            return executor.counts_with_seed(circuit, n, derive_seed(base_seed, k))
+        return executor.run_counts([circuit], n)[0]
+
     measured = sc.measured()
-    counts = executor.run_counts([measured], shots)[0]
+    counts = run_one(measured, shots, 0)
     p, q, good = distribution_from_counts(sc, counts)
     if good == 0:
         raise UsageError(f"shots: none of {shots} shots passed post-selection; raise --shots")
@@ -117,7 +138,7 @@ def estimate_solution(
             raise UsageError(f"precision: must be in (0, 1), got {precision!r}")
         need = min(shots_for_precision(precision, 0.0, p), max_shots)
         if need > basis_shots:
-            extra = executor.run_counts([measured], need - basis_shots)[0]
+            extra = run_one(measured, need - basis_shots, 1)
             for key, c in extra.items():
                 counts[key] = counts.get(key, 0) + c
             basis_shots = need
@@ -132,15 +153,21 @@ def estimate_solution(
     circuits = [1]
     todo = [i for i in range(size) if i != r and q[i] > thr]
     total_shots = basis_shots
-    for i in todo:
+    runs = []
+    for j, i in enumerate(todo):
         ref = np.zeros(size)
         ref[r] = ref[i] = 1 / math.sqrt(2)
         qc = overlap_circuit(sc, ref, test)
         half_gap = math.sqrt(q[r] * q[i])
         need = shots_for_precision(min(half_gap / sign_sigmas, 0.5), 0.5 * (q[r] + q[i]), max(p, 1e-6))
-        n_shots = int(min(max(shots, need), max_shots))
-        est = estimate_overlap(executor.run_counts([qc], n_shots)[0], qc)
-        total_shots += n_shots
+        runs.append(CircuitRun(qc, int(min(max(shots, need), max_shots)), derive_seed(base_seed, 2 + j)))
+    if pool is not None:
+        sign_counts = run_batch(spec, runs, pool=pool)
+    else:
+        sign_counts = [run_one(run.circuit, run.shots, 2 + j) for j, run in enumerate(runs)]
+    for i, run, found in zip(todo, runs, sign_counts):
+        est = estimate_overlap(found, run.circuit)
+        total_shots += run.shots
         overlaps[i] = est.value
         signs[i] = 1.0 if 2 * est.value - q[r] - q[i] >= 0 else -1.0
     circuits.append(len(todo))

@@ -9,7 +9,11 @@
 3. reads the solution: with the "statevector" backend, exactly from the amplitudes (sign included);
    otherwise from counts (`qnewton.quantum.readout`): norm from the post-selection rate, magnitudes
    from computational-basis counts, relative signs from SWAP (or Bell-basis) tests, the global sign
-   from b^T x > 0 (positive definite) or the residual (indefinite);
+   from b^T x > 0 (positive definite) or the residual (indefinite). With a `pool` (any
+   `concurrent.futures.Executor`, e.g. a Dask client's `get_executor()`; or the one set with
+   `qnewton.quantum.dispatch.use_pool`), the readout's batch runs on the pool's workers
+   (`qnewton.quantum.dispatch`): the N' - 1 sign circuits of a counts readout, or the one
+   statevector circuit of an exact readout. Results are the same as in-process (per-circuit seeds);
 4. optionally transpiles to ibm_sherbrooke for ECR count, depth and the MODELED device time
    shots x (one-shot duration + repetition delay), with shots = all shots of the counts readout
    (for exact readout: `shots` x N', the 1 + (N' - 1) circuits a device would need);
@@ -42,6 +46,7 @@ from qnewton.analysis.scaling import binary_exponent, max_abs, power_of_two_scal
 from qnewton.errors import UsageError
 from qnewton.quantum.backends import check_seed, check_shots, make_executor
 from qnewton.quantum.block_encoding import padded_size, validate_symmetric
+from qnewton.quantum.dispatch import DISPATCHABLE, CircuitRun, SimulatorSpec, current_pool, run_batch
 from qnewton.quantum.hhl import build_hhl
 from qnewton.quantum.qsvt import build_qsvt
 from qnewton.quantum.readout import estimate_solution
@@ -158,6 +163,7 @@ class CircuitSolver:
         precision: float | None = None,
         executor: Any = None,
         runtime_mode: Literal["batch", "session"] = "batch",
+        pool: Any = None,
     ) -> None:
         if method not in METHODS:
             raise UsageError(f"method: must be one of {', '.join(METHODS)}, got {method!r}")
@@ -187,6 +193,13 @@ class CircuitSolver:
             backend, device=device, seed=seed, runtime_mode=runtime_mode
         )
         self.device = getattr(self.executor, "device", "CPU")
+        # what a worker needs to rebuild this simulator (only for an executor built here from an Aer backend)
+        self.spec = (SimulatorSpec(backend, device=self.device, seed=getattr(self.executor, "seed", None))
+                     if executor is None and backend in DISPATCHABLE else None)
+        if pool is not None and self.spec is None:
+            raise UsageError(f"pool: circuit batches run on workers only for the Aer backends "
+                             f"({', '.join(DISPATCHABLE)}) built by the solver, not {backend!r}")
+        self.pool = pool
         exact_ok = bool(getattr(self.executor, "exact", False))
         if readout == "exact" and not exact_ok:
             raise UsageError(f"readout: 'exact' needs the statevector backend, not {backend!r}")
@@ -244,14 +257,20 @@ class CircuitSolver:
         sim_qubits = sc.num_qubits if self.readout == "exact" else 2 * sc.num_qubits + 1
         check_memory(sim_qubits, self.backend)
 
+        pool = self.pool if self.pool is not None else (current_pool() if self.spec is not None else None)
         t0 = time.perf_counter()
         if self.readout == "exact":
-            r = readout_from_statevector(sc, self.executor.statevector(sc.circuit))
+            if pool is not None:
+                [state] = run_batch(self.spec, [CircuitRun(sc.circuit, 0)], pool=pool)
+            else:
+                state = self.executor.statevector(sc.circuit)
+            r = readout_from_statevector(sc, state)
             x, p, shots_used, circuits, sign_rule = r.x, r.success_probability, 0, 1, "exact amplitudes"
         else:
             est = estimate_solution(
                 sc, self.executor, self.shots, b=vs, A=Ms, test=self.overlap_test,
                 global_sign="residual" if bounds.signed else "spd", precision=self.precision,
+                pool=pool, spec=self.spec,
             )
             x, p, shots_used, circuits, sign_rule = est.x, est.success_probability, est.total_shots, est.circuits, est.global_sign_rule
         sim_s = time.perf_counter() - t0
