@@ -111,7 +111,7 @@ def methods_text() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """`qnewton train`: run, print the table and the verdict; 0, 1 if a method stopped on bad steps, 130 on Ctrl-C."""
-    from qnewton.train.report import LEGEND, split_name, text_table, verdict
+    from qnewton.train.report import LEGEND, split_name, target_phrase, text_table, verdict
     from qnewton.train.method_run import is_interrupt
     from qnewton.train.resume import load_run_config
     from qnewton.train.runner import TrainingInterrupted
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     split = split_name(config)
     print(text_table(report, split))
     print()
-    for line in verdict(report, config.target_accuracy, split):
+    for line in verdict(report, target_phrase(config), split):
         print(line)
     for method, entry in report.items():
         if entry.get("status") != "completed":

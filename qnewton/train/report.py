@@ -59,10 +59,37 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _task_of(config: Any) -> tuple[Any, Any]:
+    """(task class, config as an object with attributes) of a run's config (dict or TrainConfig),
+    or (None, None) for the MLP classifier or a config without a registered model."""
+    from types import SimpleNamespace
+
+    from qnewton.train.tasks import TASKS, task_class
+
+    model = config.get("model", "mlp") if isinstance(config, dict) else getattr(config, "model", "mlp")
+    if model == "mlp" or model not in TASKS:
+        return None, None
+    return task_class(model), (SimpleNamespace(**config) if isinstance(config, dict) else config)
+
+
 def split_name(config: Any) -> str:
-    """"validation" when the run evaluated on the validation split (validation_fraction > 0), else "test"."""
+    """The split the run evaluated on: for the MLP "validation" when it held one out
+    (validation_fraction > 0), else "test"; other tasks say it themselves (`Task.evaluation_split`)."""
+    cls, obj = _task_of(config)
+    if cls is not None:
+        return cls.evaluation_split(obj)
     fraction = config.get("validation_fraction", 0.0) if isinstance(config, dict) else getattr(config, "validation_fraction", 0.0)
     return "validation" if float(fraction or 0.0) > 0 else "test"
+
+
+def target_phrase(config: Any) -> str:
+    """The run's target without the split: "accuracy 0.95" for the MLP, else the task's
+    (`Task.target_text`, e.g. "loss 5")."""
+    cls, obj = _task_of(config)
+    if cls is not None:
+        return cls.target_text(obj)
+    target = config.get("target_accuracy", 0.0) if isinstance(config, dict) else getattr(config, "target_accuracy", 0.0)
+    return f"accuracy {float(target):g}"
 
 
 def _labels(split: str) -> list[str]:
@@ -95,8 +122,9 @@ LEGEND = (
     "MODELED q = quantum cost model R_q = t_query x E[queries] (+ readout), never measured. "
     "SUM = MEASURED total + MODELED total, added as they are. "
     "PROJECTED = MEASURED total - measured emulated-QLSA seconds + MODELED total (a real QLSA in place of the emulation). "
-    "to target = steps until the accuracy on the evaluation split (test, or validation when the run held one out) "
-    "first reached the target (evaluated every eval_every steps). "
+    "to target = steps until the metric on the evaluation split (test, or validation when the run held one out) "
+    "first reached the target (evaluated every eval_every steps; accuracy for the classifier, loss for the language "
+    "models). "
     "inversions q/c = Hessian-block inversions sent to the quantum / classical solver. "
     "inf-cost q = quantum inversions whose modeled cost is infinite (kappa estimate inf), left out of the MODELED totals."
 )
@@ -122,8 +150,10 @@ def text_table(report: dict[str, Any], split: str = "test") -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def verdict(report: dict[str, Any], target: float, split: str = "test") -> list[str]:
-    """Plain sentences: did each Newton method reach the target (`split` accuracy) in fewer steps than SGD?"""
+def verdict(report: dict[str, Any], target: float | str, split: str = "test") -> list[str]:
+    """Plain sentences: did each Newton method reach the target in fewer steps than SGD? `target`:
+    the accuracy (a number) or the target phrase ("loss 5", `target_phrase`)."""
+    what = target if isinstance(target, str) else f"accuracy {target:g}"
     out = []
     sgd = report.get("sgd")
     for method in ("classical", "quantum", "qnewton"):
@@ -132,22 +162,22 @@ def verdict(report: dict[str, Any], target: float, split: str = "test") -> list[
             continue
         mine = entry.get("steps_to_target")
         if sgd is None:
-            out.append(f"{method}: {'reached' if mine else 'did not reach'} {split} accuracy {target:g}"
+            out.append(f"{method}: {'reached' if mine else 'did not reach'} {split} {what}"
                        + (f" after {mine} steps" if mine else "") + " (SGD not run, no comparison).")
             continue
         theirs = sgd.get("steps_to_target")
         if mine is None and theirs is None:
-            out.append(f"{method}: neither {method} nor SGD reached {split} accuracy {target:g} within the step budget.")
+            out.append(f"{method}: neither {method} nor SGD reached {split} {what} within the step budget.")
         elif mine is None:
-            out.append(f"{method}: did NOT reach {split} accuracy {target:g}; SGD reached it after {theirs} steps.")
+            out.append(f"{method}: did NOT reach {split} {what}; SGD reached it after {theirs} steps.")
         elif theirs is None:
-            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps; SGD did not reach it: fewer steps than SGD.")
+            out.append(f"{method}: reached {split} {what} after {mine} steps; SGD did not reach it: fewer steps than SGD.")
         elif mine < theirs:
-            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, SGD after {theirs}: fewer steps than SGD.")
+            out.append(f"{method}: reached {split} {what} after {mine} steps, SGD after {theirs}: fewer steps than SGD.")
         elif mine == theirs:
-            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, the same as SGD.")
+            out.append(f"{method}: reached {split} {what} after {mine} steps, the same as SGD.")
         else:
-            out.append(f"{method}: reached {split} accuracy {target:g} after {mine} steps, SGD after {theirs}: NOT fewer steps than SGD.")
+            out.append(f"{method}: reached {split} {what} after {mine} steps, SGD after {theirs}: NOT fewer steps than SGD.")
     return out
 
 
@@ -156,15 +186,17 @@ def write_reports(run_dir: Path, report: dict[str, Any], config: dict[str, Any],
     each atomically (a reader never sees half a report)."""
     write_text_atomic(run_dir / "report.json", json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n",
                       field="runs_dir", make_parents=True)
-    target = float(config.get("target_accuracy", 0.0))
+    target = target_phrase(config)
+    model = config.get("model", "mlp")
     lines = [
         f"# qnewton train: run `{config.get('name')}`",
         "",
-        f"Data {config.get('data')}, hidden {config.get('hidden')}, blocks {config.get('blocks')}, eps {config.get('eps')}, "
+        f"Data {config.get('data')}, "
+        + (f"hidden {config.get('hidden')}" if model == "mlp" else f"model {model}") + f", blocks {config.get('blocks')}, eps {config.get('eps')}, "
         f"sparsity {config.get('sparsity')}, kappa estimator {config.get('kappa_method')}, "
         f"query time {config.get('calibration') or str(config.get('gate_time')) + ' s/query'}, "
         f"classical C {_fmt(config.get('classical_constant'))}, seed {config.get('seed')}, step budget {config.get('steps')}, "
-        f"first {config.get('sgd_steps')} steps SGD, target {split_name(config)} accuracy {target:g}.",
+        f"first {config.get('sgd_steps')} steps SGD, target {split_name(config)} {target}.",
         "",
         LEGEND,
         "",

@@ -16,6 +16,7 @@ from qnewton.train.config import TrainConfig
 from qnewton.train.data import Dataset
 from qnewton.train.ledger import Ledger, LedgerResume
 from qnewton.train.setup import template_model
+from qnewton.train.tasks.base import Task
 
 
 #: Keys of a method's running totals and the types each may hold (checked on resume).
@@ -64,7 +65,7 @@ def check_resume_checkpoint(ck: dict[str, Any], *, path: Path, method: str, conf
         raise UsageError(f"{where}: {reason}")
 
 
-def resume_plan(config: TrainConfig, method: str, data: Dataset, run_dir: Path, *, classical_model: Any = None,
+def resume_plan(config: TrainConfig, method: str, data: Dataset | Task, run_dir: Path, *, classical_model: Any = None,
                 query_time: Any = None) -> tuple[dict[str, Any] | None, LedgerResume | None]:
     """(checkpoint, ledger plan) of one method, read and checked; (None, None) when the method has
     no checkpoint yet (it then starts from step 0)."""
@@ -117,7 +118,7 @@ def saved_cost_sources(run_dir: str | Path) -> dict[str, str]:
     return {str(k): v for k, v in raw.items() if isinstance(v, str)}
 
 
-def _check_optimizer_state(ck: dict[str, Any], *, path: Path, method: str, config: TrainConfig, data: Dataset,
+def _check_optimizer_state(ck: dict[str, Any], *, path: Path, method: str, config: TrainConfig, data: Dataset | Task,
                            classical_model: Any, query_time: Any) -> None:
     """Load the checkpoint's model and optimizer state into a fresh model and optimizer of the
     method (reads only, nothing is written): any mismatch is a one-line UsageError now rather than

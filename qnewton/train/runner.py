@@ -47,6 +47,8 @@ from qnewton.train.method_run import MethodRun, StepCallback, is_interrupt, meth
 from qnewton.train.report import text_table, verdict, write_reports
 from qnewton.train.resume import load_run_config, resume_plan, saved_cost_sources
 from qnewton.train.rundir import RunLock, checkpoint_written, clear_run, folder_state
+from qnewton.train.tasks import as_task, make_task
+from qnewton.train.tasks.base import Task
 from qnewton.train.setup import (build_model, check_circuit_blocks, check_model_size, cost_notes, query_time_model,
                                  resolve_classical_model)
 
@@ -91,7 +93,7 @@ def run_training(config: TrainConfig, *, run_dir: Path | None = None, quiet: boo
         torch.set_num_threads(previous_threads)
 
 
-def check_method_options(config: TrainConfig, data: Dataset, *, classical_model: Any, query_time: Any) -> None:
+def check_method_options(config: TrainConfig, data: Dataset | Task, *, classical_model: Any, query_time: Any) -> None:
     """Build every method's optimizer on a throwaway model before anything is written, so that a
     hyper-parameter the optimizer refuses (an out-of-range `--method-options` value) or a model it
     cannot handle (a dense quasi-Newton matrix over the size limit) is one line, not a half-made
@@ -110,9 +112,13 @@ def _run_training(config: TrainConfig, *, run_dir: Path | None, quiet: bool, res
                   on_step: StepCallback | None, echo: Callable[[str], None] | None) -> dict[str, Any]:
     if resume and overwrite:
         raise UsageError("overwrite: cannot be combined with resume (resume continues a run, overwrite replaces it)")
-    data = load_dataset(config.data, data_dir=config.data_dir, test_fraction=config.test_fraction,
-                        train_limit=config.train_limit, validation_fraction=config.validation_fraction)
-    data = data.validation_view() if config.validation_fraction > 0 else data
+    # the task loads its data: every problem with it is one line before anything is written
+    if config.model == "mlp":  # the classification data sets, loaded here as before the task layer
+        dataset = load_dataset(config.data, data_dir=config.data_dir, test_fraction=config.test_fraction,
+                               train_limit=config.train_limit, validation_fraction=config.validation_fraction)
+        data = as_task(config, dataset.validation_view() if config.validation_fraction > 0 else dataset)
+    else:
+        data = make_task(config)
     check_model_size(config, data)
     run_dir = Path(run_dir) if run_dir is not None else config.run_dir()
     notes: list[str] = []
@@ -209,7 +215,7 @@ def _undo_claim(lock: RunLock, created: list[Path]) -> None:
             break
 
 
-def _train_in_folder(config: TrainConfig, data: Dataset, run_dir: Path,
+def _train_in_folder(config: TrainConfig, data: Task, run_dir: Path,
                      plans: dict[str, tuple[dict[str, Any] | None, LedgerResume | None]], *, resume: bool,
                      overwrite: bool, notes: list[str], sources: dict[str, str], classical_model: Any, query_time: Any,
                      quiet: bool, on_step: StepCallback | None, echo: Callable[[str], None] | None, lock: RunLock,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
+from torch import nn
 
 from qnewton.curvature import make_blocks
 from qnewton.errors import UsageError
@@ -15,7 +15,8 @@ from qnewton.limits import check_limit
 from qnewton.methods.newton import CIRCUIT_MAX_BLOCK
 from qnewton.train.config import TrainConfig
 from qnewton.train.data import Dataset
-from qnewton.train.models import MLP
+from qnewton.train.tasks import as_task
+from qnewton.train.tasks.base import Task
 
 
 def resolve_classical_model(config: TrainConfig) -> tuple[Any, TrainConfig, dict[str, str]]:
@@ -64,19 +65,18 @@ def query_time_model(config: TrainConfig) -> Any:
     return resolve(gate_time=config.gate_time)
 
 
-def build_model(config: TrainConfig, data: Dataset) -> MLP:
-    """The MLP, initialized from the run seed (identical for every method)."""
-    torch.manual_seed(config.seed)
-    return MLP(data.num_features, config.hidden_sizes(), data.num_classes, config.activation)
+def build_model(config: TrainConfig, data: Dataset | Task) -> nn.Module:
+    """The run's model (the MLP for a classification `Dataset`), initialized from the run seed
+    (identical for every method)."""
+    return as_task(config, data).build_model()
 
 
-def template_model(config: TrainConfig, data: Dataset) -> MLP:
-    """The run's MLP on the meta device: names and shapes without allocating a single weight."""
-    with torch.device("meta"):
-        return MLP(data.num_features, config.hidden_sizes(), data.num_classes, config.activation)
+def template_model(config: TrainConfig, data: Dataset | Task) -> nn.Module:
+    """The run's model on the meta device: names and shapes without allocating a single weight."""
+    return as_task(config, data).template_model()
 
 
-def check_model_size(config: TrainConfig, data: Dataset) -> None:
+def check_model_size(config: TrainConfig, data: Dataset | Task) -> None:
     """Refuse a model too big for this process before anything is allocated: every weight matrix,
     and for the Newton methods every Hessian block (size x size float64), must stay within the
     `matrix_elements` limit (one line naming the limit and its environment variable)."""
@@ -91,10 +91,11 @@ def check_model_size(config: TrainConfig, data: Dataset) -> None:
                         source=f"blocks {config.blocks}: the Hessian of block {block.name} ({block.size} parameters)")
 
 
-def check_circuit_blocks(config: TrainConfig, data: Dataset) -> None:
+def check_circuit_blocks(config: TrainConfig, data: Dataset | Task) -> None:
     """The circuit solver simulates blocks of at most CIRCUIT_MAX_BLOCK parameters; say which
     change would make this model fit (or that none does on this data)."""
-    model = template_model(config, data)
+    task = as_task(config, data)
+    model = task.template_model()
     blocks = make_blocks(model, config.blocks)
     largest = max(blocks, key=lambda b: b.size)
     if largest.size <= CIRCUIT_MAX_BLOCK:
@@ -103,13 +104,17 @@ def check_circuit_blocks(config: TrainConfig, data: Dataset) -> None:
     head = (f"quantum_solver: the circuit solver simulates blocks of at most {cap} parameters, and this model's "
             f"largest {config.blocks} block ({largest.name}) has {largest.size}")
     tensor_max = max(b.size for b in make_blocks(model, "tensor"))
-    n_in, n_out = data.num_features, data.num_classes
+    data = getattr(task, "data", None)
     if config.blocks != "tensor" and tensor_max <= cap:
         hint = f"--blocks tensor splits it into blocks of at most {tensor_max}"
-    elif max(n_in, n_out) > cap:
+    elif not isinstance(data, Dataset):
+        hint = "use --quantum-solver emulated"
+    elif max(data.num_features, data.num_classes) > cap:
+        n_in, n_out = data.num_features, data.num_classes
         hint = (f"no model fits on {data.name}: its {n_in} input features and {n_out} classes make the first or last "
                 f"weight matrix larger than {cap} entries even with --hidden 1; use --quantum-solver emulated")
     else:
+        n_in, n_out = data.num_features, data.num_classes
         h = max(1, min(cap // n_in, cap // n_out))
         hint = (f"each weight matrix must have at most {cap} entries: try --blocks tensor --hidden {h}, or use "
                 "--quantum-solver emulated")
