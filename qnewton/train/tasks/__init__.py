@@ -35,6 +35,9 @@ class TaskEntry:
 TASKS: dict[str, TaskEntry] = {
     "mlp": TaskEntry("qnewton.train.tasks.classification:ClassificationTask", CLASSIFICATION_DATA,
                      "multilayer perceptron classifier (--hidden), cross-entropy, accuracy"),
+    "autoencoder": TaskEntry("qnewton.train.tasks.autoencoder:AutoencoderTask", ("digits",),
+                             "deep autoencoder of the digits pixels in [0, 1] (--hidden, linear middle layer), pixel "
+                             "cross-entropy, target --target-loss (paper 001 Sec. 6.2, scaled down)"),
 }
 
 
