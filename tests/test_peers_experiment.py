@@ -176,8 +176,7 @@ def test_quick_settings_include_the_autoencoder() -> None:
     assert "autoencoder" in p.tasks and {"skqn-b1", "kfac", "qnewton"} <= set(p.task_methods("autoencoder"))
     assert p.task_steps("autoencoder") <= 20 and p.task_grids("autoencoder")["adam"] == {"lr": (0.03,)}
     full = load_config("experiments/peers.toml").params
-    assert full.task_methods("autoencoder") == ("sgd", "adam", "lbfgs", "ssn", "kfac", "skqn-l", "skqn-b1", "skqn-b2",
-                                                 "qnewton")
+    assert full.task_methods("autoencoder") == ("sgd", "adam", "lbfgs", "kfac", "skqn-l", "skqn-b1", "skqn-b2", "qnewton")
     assert full.autoencoder_curvature == "kfac" and full.autoencoder_target_loss == 25.0
 
 

@@ -10,7 +10,7 @@ tasks:
   of `qnewton.train.tasks`: digits pixels in [0, 1], D-32-16-8-16-32-D with a linear code layer,
   pixel cross-entropy); its target is a test reconstruction LOSS (``autoencoder_target_loss``), not
   an accuracy, and it compares its own list of methods (``autoencoder_methods``: the S2QN paper's
-  SKQN-L/B1/B2 against SGD, Adam, L-BFGS, SSN, K-FAC and Q-Newton); the Newton methods use the
+  SKQN-L/B1/B2 against SGD, Adam, L-BFGS, K-FAC and Q-Newton); the Newton methods use the
   curvature ``autoencoder_curvature`` (K-FAC blocks by default) there;
 * ``breast-cancer``: multinomial logistic regression (``hidden = ""``, 30 -> 2) on scikit-learn's
   breast-cancer set, a convex problem whose training-loss optimum scipy's L-BFGS-B finds to high
@@ -82,7 +82,7 @@ class PeersParams(TrainingParams):
     tune: bool = True
     validation_fraction: float = 0.2
     grids: dict[str, dict[str, tuple[GridValue, ...]]] = field(default_factory=dict)
-    autoencoder_methods: tuple[str, ...] = ("sgd", "adam", "lbfgs", "ssn", "kfac", "skqn-l", "skqn-b1", "skqn-b2", "qnewton")
+    autoencoder_methods: tuple[str, ...] = ("sgd", "adam", "lbfgs", "kfac", "skqn-l", "skqn-b1", "skqn-b2", "qnewton")
     autoencoder_hidden: str = "32,16,8,16,32"
     autoencoder_target_loss: float = 25.0
     autoencoder_steps: int = 0
@@ -333,14 +333,15 @@ def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
     curves = tables.get("curves", [])
     for task in p.tasks:
         fig, axes = figure(ncols=2, nrows=2, width=5.5, height=3.8)
-        for method in p.task_methods(task):
+        for i, method in enumerate(p.task_methods(task)):
+            style = ("-", "--", ":")[(i // 10) % 3]  # the colour cycle has 10 colours
             for col, (ax_steps, ax_time) in zip(("test_loss", "test_accuracy"), axes):
                 xs, ys, es = series(curves, "step", col, task=task, method=method)
-                if xs.size:
-                    errorline(ax_steps, xs, ys, es, method, marker=".")
+                if xs.size and np.isfinite(ys).any():
+                    errorline(ax_steps, xs, ys, es, method, marker=".", linestyle=style)
                 ts, ys2, es2 = series(curves, "measured_seconds", col, task=task, method=method)
-                if ts.size:
-                    errorline(ax_time, ts, ys2, es2, method, marker=".")
+                if ts.size and np.isfinite(ys2).any():
+                    errorline(ax_time, ts, ys2, es2, method, marker=".", linestyle=style)
         for (ax_steps, ax_time), label in zip(axes, ("test loss", "test accuracy")):
             ax_steps.set_xlabel("step")
             ax_time.set_xlabel("MEASURED seconds (wall clock here, cumulative)")
