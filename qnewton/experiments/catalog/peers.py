@@ -332,17 +332,19 @@ def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
     paths = []
     curves = tables.get("curves", [])
     for task in p.tasks:
-        fig, axes = figure(ncols=2, nrows=2, width=5.5, height=3.8)
+        # the autoencoder has no accuracy: one row of panels (test loss) instead of two
+        panels = [("test_loss", "test loss")] + ([] if task == "autoencoder" else [("test_accuracy", "test accuracy")])
+        fig, axes = figure(ncols=2, nrows=len(panels), width=5.5, height=3.8)
         for i, method in enumerate(p.task_methods(task)):
             style = ("-", "--", ":")[(i // 10) % 3]  # the colour cycle has 10 colours
-            for col, (ax_steps, ax_time) in zip(("test_loss", "test_accuracy"), axes):
+            for (col, _), (ax_steps, ax_time) in zip(panels, axes):
                 xs, ys, es = series(curves, "step", col, task=task, method=method)
                 if xs.size and np.isfinite(ys).any():
                     errorline(ax_steps, xs, ys, es, method, marker=".", linestyle=style)
                 ts, ys2, es2 = series(curves, "measured_seconds", col, task=task, method=method)
                 if ts.size and np.isfinite(ys2).any():
                     errorline(ax_time, ts, ys2, es2, method, marker=".", linestyle=style)
-        for (ax_steps, ax_time), label in zip(axes, ("test loss", "test accuracy")):
+        for (_, label), (ax_steps, ax_time) in zip(panels, axes):
             ax_steps.set_xlabel("step")
             ax_time.set_xlabel("MEASURED seconds (wall clock here, cumulative)")
             ax_time.set_xscale("log")
@@ -350,8 +352,12 @@ def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
                 ax.set_ylabel(label)
         axes[0][0].set_yscale("log")
         axes[0][1].set_yscale("log")
+        if task == "autoencoder":
+            for ax in axes[0]:
+                ax.axhline(p.autoencoder_target_loss, color="0.5", linewidth=0.8, linestyle="--")
         axes[0][0].legend(fontsize=7, ncol=2)
-        fig.suptitle(f"peers on {task}: test loss and accuracy against steps and measured seconds")
+        what = "test reconstruction loss" if task == "autoencoder" else "test loss and accuracy"
+        fig.suptitle(f"peers on {task}: {what} against steps and measured seconds")
         paths.append(save(fig, out / f"peers-{task}.png"))
     return paths
 
