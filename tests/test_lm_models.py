@@ -118,7 +118,7 @@ def test_language_task_batches_and_validation_metrics(monkeypatch):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(model="gpt"), "model: must be one of mlp, bert-tiny, mistral-tiny, got 'gpt'"),
+    (dict(model="gpt"), "model: must be one of mlp, bert-tiny, mistral-tiny, autoencoder, got 'gpt'"),
     (dict(model="mlp", data="shakespeare"), "data: model mlp trains on digits, breast-cancer, mnist, mnist5k, not on"),
     (dict(model="bert-tiny", data="digits"), "data: model bert-tiny trains on shakespeare, wikitext, not on 'digits'"),
     (dict(model="bert-tiny", data="shakespeare", vocab_size=200), "vocab_size: must be >= 261"),

@@ -67,7 +67,7 @@ def test_every_method_of_the_comparison_runs(model, tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv,message", [
     (["--model", "bert-tiny", "--data", "digits"], "data: model bert-tiny trains on shakespeare, wikitext, not on 'digits'"),
     (["--model", "mlp", "--data", "shakespeare"], "data: model mlp trains on digits, breast-cancer, mnist, mnist5k, not"),
-    (["--model", "t5"], "model: must be one of mlp, bert-tiny, mistral-tiny, got 't5'"),
+    (["--model", "t5"], "model: must be one of mlp, bert-tiny, mistral-tiny, autoencoder, got 't5'"),
     (["--model", "mistral-tiny", "--data", "shakespeare", "--vocab-size", "100"], "vocab_size: must be >= 261"),
     (["--model", "mistral-tiny", "--data", "shakespeare", "--block-len", "1"], "block_len: must be >= 2"),
     (["--model", "mistral-tiny", "--data", "wikitext", "--data-dir", "NOPE"], "data_dir: "),

@@ -110,6 +110,7 @@ def test_breast_cancer_optimum_is_the_separable_infimum():
     ("adam = {lr = [0.01]}", "grids.adam.beta9"),
     ("adam = {lr = [0.01]}", "grids.adamx"),
     ("adam = {lr = [0.01]}", "grids.adam.lr"),
+    ("adam = {lr = [0.01]}", "autoencoder_grids.adamx"),
 ])
 def test_bad_peers_parameters_are_one_line_errors(tmp_path: Path, edit: str, field: str) -> None:
     replacement = {
@@ -117,9 +118,72 @@ def test_bad_peers_parameters_are_one_line_errors(tmp_path: Path, edit: str, fie
         "grids.adam.beta9": "adam = {beta9 = [0.9]}",
         "grids.adamx": "adamx = {lr = [0.01]}",
         "grids.adam.lr": "adam = {lr = [0.01, 0.01]}",
+        "autoencoder_grids.adamx": "adam = {lr = [0.01]}\n[params.autoencoder_grids]\nadamx = {lr = [0.01]}",
     }[field]
     path = tmp_path / "bad.toml"
     path.write_text(TINY.replace(edit, replacement))
     with pytest.raises(UsageError, match=field.replace(".", r"\.")) as info:
         load_config(path)
     assert "\n" not in str(info.value)
+
+
+TINY_AE = """
+name = "peers"
+seeds = 1
+[params]
+methods = ["sgd"]
+tasks = ["autoencoder"]
+autoencoder_methods = ["sgd", "adam", "skqn-b1"]
+autoencoder_hidden = "8,4,8"
+autoencoder_steps = 8
+autoencoder_target_loss = 40.0
+batch_size = 64
+eval_every = 4
+steps = 12
+classical_constant = 1.4e-11
+[params.autoencoder_grids]
+sgd = {sgd_lr = [0.3]}
+adam = {lr = [0.001, 0.03]}
+skqn-b1 = {alpha = [10.0]}
+"""
+
+
+def test_peers_autoencoder_task_has_a_loss_target_and_its_own_methods(tmp_path: Path) -> None:
+    path = tmp_path / "ae.toml"
+    path.write_text(TINY_AE)
+    out = run_experiment(load_config(path), out=tmp_path / "r")
+    rows = {r["method"]: r for r in out.raw["peers"]}
+    assert set(rows) == {"sgd", "adam", "skqn-b1"} and {r["task"] for r in rows.values()} == {"autoencoder"}
+    for row in rows.values():
+        assert row["target"] == "test loss <= 40" and row["test_accuracy"] is None
+        assert row["steps"] <= 8 and 0 < row["test_loss"] < 44.0  # below the random network's loss
+    assert rows["adam"]["settings"] == "lr=0.03"  # 1e-3 cannot leave 44 in 8 steps
+    assert rows["adam"]["steps_to_target"] is not None
+    runs = tmp_path / "r" / "peers" / "runs"
+    cfg = json.loads((runs / "peers-autoencoder-skqn-b1-seed0" / "config.json").read_text())
+    assert cfg["model"] == "autoencoder" and cfg["hidden"] == "8,4,8" and cfg["target_loss"] == 40.0
+    assert cfg["method_options"] == "skqn-b1.alpha=10.0"
+    tuning = [r["candidate"] for r in out.raw["tuning"] if r["family"] == "adam"]
+    assert tuning == ["lr=0.001", "lr=0.03"]
+    curves = [r for r in out.raw["curves"] if r["method"] == "adam"]
+    assert curves and all(r["test_accuracy"] is None and r["test_loss"] > 0 for r in curves)
+    assert "peers-autoencoder.png" in {p.name for p in out.files}
+
+
+def test_quick_settings_include_the_autoencoder() -> None:
+    cfg = load_config("experiments/peers.toml", quick=True)
+    p = cfg.params
+    assert "autoencoder" in p.tasks and {"skqn-b1", "kfac", "qnewton"} <= set(p.task_methods("autoencoder"))
+    assert p.task_steps("autoencoder") <= 20 and p.task_grids("autoencoder")["adam"] == {"lr": (0.03,)}
+    full = load_config("experiments/peers.toml").params
+    assert full.task_methods("autoencoder") == ("sgd", "adam", "lbfgs", "kfac", "skqn-l", "skqn-b1", "skqn-b2", "qnewton")
+    assert full.autoencoder_curvature == "kfac" and full.autoencoder_target_loss == 25.0
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_autoencoder_table(tmp_path: Path) -> None:
+    out = run_experiment(load_config("experiments/peers.toml", quick=True), out=tmp_path / "r")
+    ae = [r for r in out.raw["peers"] if r["task"] == "autoencoder"]
+    assert {r["method"] for r in ae} == {"sgd", "adam", "kfac", "skqn-b1", "qnewton"}
+    assert all(r["test_accuracy"] is None and r["test_loss"] > 0 for r in ae)
+    assert "autoencoder" in (tmp_path / "r" / "peers" / "peers.md").read_text()

@@ -131,5 +131,5 @@ def test_a_new_task_is_one_class_and_one_registry_line(toy_registered, tmp_path)
 def test_cli_model_option_one_line_errors(tmp_path, capsys):
     rc = main(["train", "--model", "resnet", "--runs-dir", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and err == ["qnewton train: error: model: must be one of mlp, bert-tiny, mistral-tiny, got 'resnet'"]
+    assert rc == 2 and err == [f"qnewton train: error: model: must be one of {', '.join(tasks.task_names())}, got 'resnet'"]
     assert list(tmp_path.iterdir()) == []

@@ -77,7 +77,8 @@ DEFAULT_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "sr1n": {"radius": (0.3, 1.0, 3.0)},
     "adahessian": {"lr": (0.03, 0.1, 0.3)},
     "lookahead": {"lr": (0.01, 0.03, 0.1)},  # the inner Adam's rate
-    "kfac": {"lr": (0.03, 0.1, 0.3)},
+    # K-FAC's step size and its Tikhonov damping both set the step length: both are swept
+    "kfac": {"lr": (0.03, 0.1, 0.3, 1.0), "damping": (0.01, 0.1)},
     "newton-cg": {"damping": (0.03, 0.1, 1.0)},
     "ssn": {"damping": (0.1, 0.3, 1.0)},
     "lm": {"alpha": (1.0, 3.0, 10.0, 30.0)},  # eq. 8: the damping lies in [1/alpha, 2/alpha)

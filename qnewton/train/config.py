@@ -123,7 +123,8 @@ class TrainConfig:
     momentum: float = _opt(0.0, "SGD momentum")
     newton_lr: float = _opt(1.0, "beta: Newton step theta <- theta - beta * x (Algorithm 2 line 17)")
     target_accuracy: float = _opt(0.95, "test accuracy that counts as 'reached'; steps to reach it are reported")
-    target_loss: float | None = _opt(None, "language models: validation loss that counts as 'reached' (loss <= "
+    target_loss: float | None = _opt(None, "tasks with a loss target (language models: validation loss; the "
+                                     "autoencoder: test or validation loss) that counts as 'reached' (loss <= "
                                      "target_loss); none = no target")
     stop_at_target: bool = _opt(True, "stop a method once it reaches the target accuracy (as in Table III)")
     eval_every: int = _opt(5, "evaluate test accuracy every this many steps")
@@ -260,6 +261,8 @@ class TrainConfig:
         _check_float(self.newton_lr, "newton_lr", 0.0, math.inf, open_low=True)
         _check_float(self.target_accuracy, "target_accuracy", 0.0, 1.0)
         _check_bool(self.stop_at_target, "stop_at_target")
+        if self.target_loss is not None:
+            _check_float(self.target_loss, "target_loss", 0.0, math.inf)
         _check_int(self.eval_every, "eval_every", 1)
         _check_float(self.eps, "eps", 0.0, math.inf)
         if self.curvature == CurvatureKind.KFAC and self.blocks == "full":

@@ -6,6 +6,12 @@ the same initialization (the run's seed) on the same mini-batch sequence (`batch
 tasks:
 
 * ``digits``: the 64-16-10 tanh MLP on scikit-learn's digits (the trainer's default task);
+* ``autoencoder``: seed paper 001's deep-autoencoder setting scaled down (the ``autoencoder`` task
+  of `qnewton.train.tasks`: digits pixels in [0, 1], D-32-16-8-16-32-D with a linear code layer,
+  pixel cross-entropy); its target is a test reconstruction LOSS (``autoencoder_target_loss``), not
+  an accuracy, and it compares its own list of methods (``autoencoder_methods``: the S2QN paper's
+  SKQN-L/B1/B2 against SGD, Adam, L-BFGS, K-FAC and Q-Newton); the Newton methods use the
+  curvature ``autoencoder_curvature`` (K-FAC blocks by default) there;
 * ``breast-cancer``: multinomial logistic regression (``hidden = ""``, 30 -> 2) on scikit-learn's
   breast-cancer set, a convex problem whose training-loss optimum scipy's L-BFGS-B finds to high
   precision; each method's distance to it is reported (``train_loss_gap``). The standardized
@@ -44,7 +50,7 @@ from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 from qnewton.experiments.training import TrainingParams, as_float, base_config, classical_constant, ledger_rows, time_model
 from qnewton.experiments.tuning import (TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows)
 
-Task = Literal["digits", "breast-cancer"]
+Task = Literal["digits", "breast-cancer", "autoencoder"]
 GridValue = int | float | str | bool
 
 
@@ -60,7 +66,10 @@ class PeersParams(TrainingParams):
     per-query time of the Newton methods' modeled quantum seconds ("gate:SECONDS" or a calibration
     profile); tune: choose hyper-parameters on a validation split first; validation_fraction: its
     share of the training part; grids: per-method validation grids over --method-options keys or
-    train options, e.g. {adam = {lr = [0.001, 0.01]}} (methods not named use `DEFAULT_GRIDS`)."""
+    train options, e.g. {adam = {lr = [0.001, 0.01]}} (methods not named use `DEFAULT_GRIDS`);
+    autoencoder_*: the autoencoder task's methods (registered names), hidden layer sizes, target
+    test loss, step budget (0 = steps), mini-batch (0 = batch_size), the Newton methods' curvature
+    there, and grids that replace `grids` for that task (same rule, same criterion)."""
 
     methods: tuple[str, ...] = ("sgd", "momentum", "adam", "lbfgs", "bfgs", "slimqn", "ncg", "classical", "qnewton")
     optional_methods: tuple[str, ...] = ()
@@ -73,6 +82,13 @@ class PeersParams(TrainingParams):
     tune: bool = True
     validation_fraction: float = 0.2
     grids: dict[str, dict[str, tuple[GridValue, ...]]] = field(default_factory=dict)
+    autoencoder_methods: tuple[str, ...] = ("sgd", "adam", "lbfgs", "kfac", "skqn-l", "skqn-b1", "skqn-b2", "qnewton")
+    autoencoder_hidden: str = "32,16,8,16,32"
+    autoencoder_target_loss: float = 25.0
+    autoencoder_steps: int = 0
+    autoencoder_batch_size: int = 0
+    autoencoder_curvature: str = "kfac"
+    autoencoder_grids: dict[str, dict[str, tuple[GridValue, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,15 +107,28 @@ class PeersParams(TrainingParams):
                 f"must lie in (0, 1], got {self.logreg_target_accuracy}")
         require(0.0 < self.validation_fraction < 1.0, "validation_fraction", f"must lie in (0, 1), got {self.validation_fraction}")
         check_profiles((self.profile,), "profile")
-        for method, grid in self.grids.items():
-            require(method in known, f"grids.{method}", f"not a registered method ({', '.join(known)})")
-            for name, values in grid.items():
-                require(len(values) > 0 and len(set(values)) == len(values), f"grids.{method}.{name}",
-                        f"list each value once, at least one, got {list(values)}")
-            try:
-                split_values(method, {k: v[0] for k, v in grid.items()})
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        if "autoencoder" in self.tasks:
+            require(len(self.autoencoder_methods) > 0 and len(set(self.autoencoder_methods)) == len(self.autoencoder_methods),
+                    "autoencoder_methods", "list each method once, at least one")
+            for m in self.autoencoder_methods:
+                require(m in known, "autoencoder_methods", f"unknown method {m!r} (registered: {', '.join(known)})")
+        require(math.isfinite(self.autoencoder_target_loss) and self.autoencoder_target_loss > 0, "autoencoder_target_loss",
+                f"must be a positive number, got {self.autoencoder_target_loss}")
+        require(self.autoencoder_steps >= 0, "autoencoder_steps", f"must be >= 0 (0 = steps), got {self.autoencoder_steps}")
+        require(self.autoencoder_batch_size >= 0, "autoencoder_batch_size",
+                f"must be >= 0 (0 = batch_size), got {self.autoencoder_batch_size}")
+        require(all(part.strip().isdigit() and int(part) > 0 for part in self.autoencoder_hidden.split(",")),
+                "autoencoder_hidden", f"must be positive layer sizes separated by commas, got {self.autoencoder_hidden!r}")
+        for prefix, grids in (("grids", self.grids), ("autoencoder_grids", self.autoencoder_grids)):
+            for method, grid in grids.items():
+                require(method in known, f"{prefix}.{method}", f"not a registered method ({', '.join(known)})")
+                for name, values in grid.items():
+                    require(len(values) > 0 and len(set(values)) == len(values), f"{prefix}.{method}.{name}",
+                            f"list each value once, at least one, got {list(values)}")
+                try:
+                    split_values(method, {k: v[0] for k, v in grid.items()})
+                except ValueError as exc:
+                    raise UsageError(str(exc).replace("grids.", f"{prefix}.", 1)) from None
 
     def compared(self) -> tuple[str, ...]:
         """The methods of this run: `methods`, then the registered `optional_methods`."""
@@ -108,9 +137,42 @@ class PeersParams(TrainingParams):
         known = method_names()
         return tuple(self.methods) + tuple(m for m in self.optional_methods if m in known and m not in self.methods)
 
+    def task_methods(self, task: str) -> tuple[str, ...]:
+        """The methods compared on `task`: `autoencoder_methods` on the autoencoder, else `compared()`."""
+        return tuple(self.autoencoder_methods) if task == "autoencoder" else self.compared()
 
-def task_options(p: PeersParams, task: str) -> dict[str, Any]:
-    """The TrainConfig options that define a task."""
+    def task_grids(self, task: str) -> dict[str, dict[str, tuple[GridValue, ...]]]:
+        """The validation grids of `task`: `grids`, with `autoencoder_grids` on top for the autoencoder."""
+        return {**self.grids, **self.autoencoder_grids} if task == "autoencoder" else dict(self.grids)
+
+    def task_steps(self, task: str) -> int:
+        """The step budget of `task`."""
+        if task == "breast-cancer":
+            return self.logreg_steps or self.steps
+        if task == "autoencoder":
+            return self.autoencoder_steps or self.steps
+        return self.steps
+
+
+def target_text(p: PeersParams, task: str) -> str:
+    """The target of `task` in a few words (the table's `target` column)."""
+    if task == "autoencoder":
+        return f"test loss <= {p.autoencoder_target_loss:g}"
+    return f"test accuracy >= {p.logreg_target_accuracy if task == 'breast-cancer' else p.target_accuracy:g}"
+
+
+def task_options(p: PeersParams, task: str, method: str = "") -> dict[str, Any]:
+    """The TrainConfig options that define a task (for `method`: the autoencoder's Newton methods
+    get `autoencoder_curvature`)."""
+    if task == "autoencoder":
+        from qnewton.methods import get_method
+
+        options: dict[str, Any] = {"model": "autoencoder", "data": "digits", "hidden": p.autoencoder_hidden,
+                                   "target_loss": p.autoencoder_target_loss, "steps": p.task_steps(task),
+                                   "batch_size": p.autoencoder_batch_size or p.batch_size}
+        if method and get_method(method).uses_curvature:
+            options["curvature"] = p.autoencoder_curvature
+        return options
     if task == "breast-cancer":
         return {"data": "breast-cancer", "hidden": "", "batch_size": p.logreg_batch_size or 100000,
                 "target_accuracy": p.logreg_target_accuracy, "steps": p.logreg_steps or p.steps,
@@ -132,7 +194,7 @@ def run_method(p: PeersParams, seed: int, ctx: RunContext, *, name: str, method:
     run_name = f"{name}-seed{seed}"
     config = base_config(p, name=run_name, runs_dir=str(ctx.work_dir), method=method, seed=seed,
                          checkpoint_every=max(p.steps, 1), method_options=method_options,
-                         **{**time_model(p.profile), **task_options(p, task), **cost, **extra, **options})
+                         **{**time_model(p.profile), **task_options(p, task, method), **cost, **extra, **options})
     run_dir = ctx.work_dir / run_name
     report = run_training(config, run_dir=run_dir, quiet=True)
     return report[method], run_dir
@@ -145,7 +207,7 @@ def tune_task(p: PeersParams, seed: int, ctx: RunContext, task: str, methods: tu
     order = ["sgd"] if "sgd" in methods else []
     order += [m for m in dict.fromkeys(TUNE_AS.get(m, m) for m in methods) if m != "sgd"]
     for method in order:
-        grid = method_grid(method, p.grids)
+        grid = method_grid(method, p.task_grids(task))
         if not grid:
             continue
         fixed = warmup(method, results)
@@ -211,14 +273,14 @@ def run_seed(p: PeersParams, seed: int, ctx: RunContext) -> Tables:
     from qnewton.methods import get_method
     from qnewton.train.data import load_dataset
 
-    methods = p.compared()
-    skipped = [m for m in p.optional_methods if m not in methods]
+    skipped = [m for m in p.optional_methods if m not in p.compared()]
     if skipped:
         ctx.log(f"  not registered, skipped: {', '.join(skipped)}")
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     tuning: list[dict[str, Any]] = []
     for task in p.tasks:
+        methods = p.task_methods(task)
         tuned = tune_task(p, seed, ctx, task, methods) if p.tune else {}
         optimum = data = None
         if task == "breast-cancer":
@@ -231,7 +293,8 @@ def run_seed(p: PeersParams, seed: int, ctx: RunContext) -> Tables:
                                         values=values, **warmup(method, tuned))
             info = get_method(method)
             row: dict[str, Any] = {
-                "task": task, "method": method, "settings": chosen.chosen.label if chosen else "defaults",
+                "task": task, "method": method, "target": target_text(p, task),
+                "settings": chosen.chosen.label if chosen else "defaults",
                 "tuned": int(chosen is not None), "steps": entry["steps"], "steps_to_target": entry["steps_to_target"],
                 "gradient_evaluations_to_target": entry.get("gradient_evaluations_to_target"),
                 "gradient_evaluations": entry.get("gradient_evaluations"),
@@ -248,15 +311,19 @@ def run_seed(p: PeersParams, seed: int, ctx: RunContext) -> Tables:
             elapsed = 0.0
             for r in ledger_rows(run_dir, method):
                 elapsed += as_float(r.get("measured_seconds_total", 0.0))
-                if r.get("test_accuracy") is not None:
+                if r.get("test_loss") is not None:
+                    acc = r.get("test_accuracy")
                     curves.append({"task": task, "method": method, "step": int(r["step"]) + 1,
-                                   "test_loss": as_float(r["test_loss"]), "test_accuracy": as_float(r["test_accuracy"]),
+                                   "test_loss": as_float(r["test_loss"]),
+                                   "test_accuracy": as_float(acc) if acc is not None else None,
                                    "measured_seconds": elapsed})
             gap = f", train-loss gap {row['train_loss_gap']:.3g}" if optimum is not None else ""
+            metric = (f"test acc {row['test_accuracy']:.4f}" if row["test_accuracy"] is not None
+                      else f"test loss {row['test_loss']:.4g}")
             ctx.log(f"  {task} / {method} ({row['settings']}): {row['steps']} steps, to target "
                     f"{row['steps_to_target']} steps / {row['gradient_evaluations_to_target']} gradients, "
-                    f"test acc {row['test_accuracy']:.4f}, measured {row['measured_seconds_per_step']:.3g} s/step{gap}")
-        budgets = {m: p.steps for m in tuned}
+                    f"{metric}, measured {row['measured_seconds_per_step']:.3g} s/step{gap}")
+        budgets = {m: p.task_steps(task) for m in tuned}
         tuning += [{"task": task, **r} for r in tuning_rows(list(tuned.values()), budgets)]
     return {"peers": rows, "curves": curves, "tuning": tuning}
 
@@ -265,16 +332,19 @@ def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
     paths = []
     curves = tables.get("curves", [])
     for task in p.tasks:
-        fig, axes = figure(ncols=2, nrows=2, width=5.5, height=3.8)
-        for method in p.compared():
-            for col, (ax_steps, ax_time) in zip(("test_loss", "test_accuracy"), axes):
+        # the autoencoder has no accuracy: one row of panels (test loss) instead of two
+        panels = [("test_loss", "test loss")] + ([] if task == "autoencoder" else [("test_accuracy", "test accuracy")])
+        fig, axes = figure(ncols=2, nrows=len(panels), width=5.5, height=3.8)
+        for i, method in enumerate(p.task_methods(task)):
+            style = ("-", "--", ":")[(i // 10) % 3]  # the colour cycle has 10 colours
+            for (col, _), (ax_steps, ax_time) in zip(panels, axes):
                 xs, ys, es = series(curves, "step", col, task=task, method=method)
-                if xs.size:
-                    errorline(ax_steps, xs, ys, es, method, marker=".")
+                if xs.size and np.isfinite(ys).any():
+                    errorline(ax_steps, xs, ys, es, method, marker=".", linestyle=style)
                 ts, ys2, es2 = series(curves, "measured_seconds", col, task=task, method=method)
-                if ts.size:
-                    errorline(ax_time, ts, ys2, es2, method, marker=".")
-        for (ax_steps, ax_time), label in zip(axes, ("test loss", "test accuracy")):
+                if ts.size and np.isfinite(ys2).any():
+                    errorline(ax_time, ts, ys2, es2, method, marker=".", linestyle=style)
+        for (_, label), (ax_steps, ax_time) in zip(panels, axes):
             ax_steps.set_xlabel("step")
             ax_time.set_xlabel("MEASURED seconds (wall clock here, cumulative)")
             ax_time.set_xscale("log")
@@ -282,13 +352,17 @@ def plot(p: PeersParams, tables: Tables, out: Path) -> list[Path]:
                 ax.set_ylabel(label)
         axes[0][0].set_yscale("log")
         axes[0][1].set_yscale("log")
+        if task == "autoencoder":
+            for ax in axes[0]:
+                ax.axhline(p.autoencoder_target_loss, color="0.5", linewidth=0.8, linestyle="--")
         axes[0][0].legend(fontsize=7, ncol=2)
-        fig.suptitle(f"peers on {task}: test loss and accuracy against steps and measured seconds")
+        what = "test reconstruction loss" if task == "autoencoder" else "test loss and accuracy"
+        fig.suptitle(f"peers on {task}: {what} against steps and measured seconds")
         paths.append(save(fig, out / f"peers-{task}.png"))
     return paths
 
 
-COLUMNS = ("settings", "steps", "steps_to_target", "gradient_evaluations_to_target", "gradient_evaluations", "test_loss",
+COLUMNS = ("target", "settings", "steps", "steps_to_target", "gradient_evaluations_to_target", "gradient_evaluations", "test_loss",
            "test_accuracy", "measured_seconds_per_step", "threads", "modeled_quantum_seconds_per_step",
            "projected_total_seconds", "train_loss_gap")
 

@@ -45,6 +45,9 @@ TASKS: dict[str, TaskEntry] = {
                            "BertForMaskedLM (Table I sizes), masked-token cross-entropy", LM_DEFAULTS),
     "mistral-tiny": TaskEntry("qnewton.train.tasks.language:MistralTinyTask", TEXT_DATA,
                               "MistralForCausalLM (Table I sizes), next-token cross-entropy", LM_DEFAULTS),
+    "autoencoder": TaskEntry("qnewton.train.tasks.autoencoder:AutoencoderTask", ("digits",),
+                             "deep autoencoder of the digits pixels in [0, 1] (--hidden, linear middle layer), pixel "
+                             "cross-entropy, target --target-loss (paper 001 Sec. 6.2, scaled down)"),
 }
 
 
