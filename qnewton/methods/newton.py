@@ -67,6 +67,7 @@ def newton_step(ctx: MethodContext, policy: Policy) -> NewtonStep:
         exact_kappa_max_n=o["exact_kappa_max_n"],
         fallback_scale=float(o["sgd_lr"]) / float(o["newton_lr"]),
         indefinite=o.get("indefinite", "damping"),
+        damping_start=o.get("damping_start", "lanczos"),
     )
 
 
@@ -90,7 +91,7 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
                    noise_seed=ctx.noise_seed, device=resolve_device(o.get("device", "cpu")))
 
 
-_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "kappa_method", "blocks",
+_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "damping_start", "kappa_method", "blocks",
                    "curvature", "device")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
