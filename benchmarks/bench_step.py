@@ -13,6 +13,21 @@ float64 Cholesky factorization of a random N x N positive definite matrix is tim
 after the step (the machine may be shared: their mean is the unit, the load average is printed),
 and the step from the Hessian through the solve is given in such factorizations.
 
+What counts in the ratio "Newton step = k Cholesky factorizations": the MEASURED stages hessian,
+regularize_prune, kappa_estimate, decision and solve (forward_backward and update are left out:
+they are the same for SGD), divided by one Cholesky factorization of a random positive definite
+matrix of the same N. Every factorization the step does is inside those stages: the definiteness
+test of R and of P (its factor is kept and its seconds moved to the stage that first reuses it:
+kappa_estimate for P's, solve for R's; see qnewton.newton.step), failed tests, the damping search
+(one verifying factorization with --damping-start lanczos, one per try with doubling) and any
+factorization a solver or the kappa bound does itself. Nothing is left out or subtracted: the
+emulated QLSA's solve is in `solve` too (the trainer's PROJECTED time subtracts it, this ratio
+does not). The benchmark also counts the dense factorizations of size N that ran during the step
+(scipy cho_factor, cholesky, lu_factor, ldl, failed ones included) and splits the ratio into
+them and everything else. With the default pruned P != R the step does at least two
+factorizations (R for its test and the classical solve, P for its test, the kappa bound and the
+emulated QLSA), so the ratio is 2 plus the rest.
+
 Memory: a 12,730^2 float64 Hessian is 1.21 GiB. The step keeps R, its Cholesky factor, P and its
 factor (four N^2 arrays) at its peak; the input H is released once R is built. The peak resident
 size of the process is printed. --device cuda runs the Hessian and the step's dense work in torch
@@ -93,8 +108,53 @@ def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = Non
     return best
 
 
+class FactorizationCounter:
+    """Counts the dense O(N^3) factorizations (scipy cho_factor, cholesky, lu_factor, ldl) of
+    matrices of at least `min_n` rows while active, failed ones included, and their wall-clock
+    seconds (MEASURED). The step's ratio to one Cholesky factorization then splits into these
+    factorizations and the rest (Hessian, regularization, sparsity, pruning, Lanczos, decision,
+    triangular solves)."""
+
+    NAMES = ("cho_factor", "cholesky", "lu_factor", "ldl")
+
+    def __init__(self, min_n: int) -> None:
+        self.min_n = min_n
+        self.calls: list[tuple[str, int, float, bool]] = []
+        self._saved: dict[str, object] = {}
+
+    def __enter__(self) -> "FactorizationCounter":
+        import scipy.linalg
+
+        for name in self.NAMES:
+            real = getattr(scipy.linalg, name)
+            self._saved[name] = real
+
+            def counted(a, *args, _real=real, _name=name, **kw):
+                big = getattr(a, "ndim", 0) == 2 and a.shape[0] >= self.min_n
+                t = time.perf_counter()
+                try:
+                    out = _real(a, *args, **kw)
+                except Exception:
+                    if big:
+                        self.calls.append((_name, int(a.shape[0]), time.perf_counter() - t, False))
+                    raise
+                if big:
+                    self.calls.append((_name, int(a.shape[0]), time.perf_counter() - t, True))
+                return out
+
+            setattr(scipy.linalg, name, counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import scipy.linalg
+
+        for name, real in self._saved.items():
+            setattr(scipy.linalg, name, real)
+
+
 def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int,
-          sparsity: str = "mass:50", device: torch.device | None = None) -> dict:
+          sparsity: str = "mass:50", device: torch.device | None = None, eps: float = 1.0,
+          damping_start: str = "lanczos") -> dict:
     from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.costs.query_time import PAPER_GATE_TIME, GateTimeModel
@@ -110,8 +170,8 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
     scheduler = Scheduler(policy=policy, kappa_method="bound",
                           quantum=QuantumCostModel(query_time=GateTimeModel(PAPER_GATE_TIME)),
                           classical=classical_cost_model("lu")[0])
-    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=1.0, sparsity=sparsity,
-                      exact_kappa_max_n=0, device=device)
+    step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=eps, sparsity=sparsity,
+                      exact_kappa_max_n=0, device=device, damping_start=damping_start)
     out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,
                  "block_sizes": [b.size for b in blk], "hessian_dtype": str(dtype).replace("torch.", ""),
                  "policy": policy, "runs": []}
@@ -137,8 +197,11 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         else:
             hessians, gradients = [c.H for c in curv], [c.g for c in curv]
         del curv  # as the trainer does: the step releases each H once it is regularized
-        res = step.compute(hessians, gradients, release_inputs=True)
+        with FactorizationCounter(max(2, min(out["block_sizes"]) // 2) if device is None else 10**12) as fc:
+            res = step.compute(hessians, gradients, release_inputs=True)
         sec.update(res.measured_seconds)
+        out.setdefault("factorizations", []).append(
+            [{"kind": k, "n": n, "seconds": t, "succeeded": ok} for k, n, t, ok in fc.calls])
         t = time.perf_counter()
         with torch.no_grad():
             params = dict(model.named_parameters())
@@ -152,7 +215,8 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         out["runs"].append(sec)
         out["decisions"] = res.decision_counts
         out["block_records"] = [{k: b[k] for k in ("n", "sparsity", "log_kappa_estimate", "decision",
-                                                    "quantum_seconds_model", "classical_seconds_model")}
+                                                    "quantum_seconds_model", "classical_seconds_model",
+                                                    "indefinite_fix")}
                                 for b in res.blocks]
         del res
     best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
@@ -176,6 +240,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                     help="where the Hessian and the step's dense work run (cuda: torch on the GPU; without a usable "
                          "GPU one line on stderr and the CPU)")
+    ap.add_argument("--eps", type=float, default=1.0, help="regularization H + eps I (a small eps, e.g. 0.01, "
+                    "leaves the random-init Hessian indefinite, so the damping search is measured)")
+    ap.add_argument("--damping-start", default="lanczos", choices=["lanczos", "doubling"],
+                    help="where the damping search of an indefinite block starts (the trainer's default: lanczos)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
     from qnewton.newton.torch_path import resolve_device
@@ -199,7 +267,8 @@ def main() -> None:
         print(f"\n== MLP {spec}: {n_params} parameters, blocks {args.blocks}; one float64 Hessian = {gib:.2f} GiB; "
               f"Hessian dtype {args.dtype}" + (f", chunk {chunk}" if chunk else ""))
         t_chol_before = cholesky_seconds(n_params, device=device) if n_params > 4000 else None
-        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats, args.sparsity, device)
+        r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats, args.sparsity, device, args.eps,
+                  args.damping_start)
         results.append(r)
         for k, v in r["best_seconds"].items():
             print(f"  {k:>17}: {v:9.4f} s")
@@ -223,6 +292,20 @@ def main() -> None:
         print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
               f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")
         print(f"  decisions ({args.policy}): {r['decisions']}")
+        best_run = min(range(len(r["runs"])), key=lambda i: sum(r["runs"][i].values()))
+        calls = r["factorizations"][best_run] if r.get("factorizations") else []
+        if calls and device is None:
+            fsec = sum(c["seconds"] for c in calls)
+            rest = sum(v for k, v in r["runs"][best_run].items() if k not in ("forward_backward", "update")) - fsec
+            print(f"  where the ratio goes (fastest repeat): {len(calls)} dense factorizations of N >= "
+                  f"{calls[0]['n']} ({', '.join(c['kind'] + ('' if c['succeeded'] else ' FAILED') for c in calls)}) "
+                  f"took {fsec:.2f} s = {fsec / t_chol:.2f} Cholesky; everything else (Hessian, regularization, "
+                  f"Lanczos, sparsity, pruning, kappa bound from the shared factor, decision, triangular solves) "
+                  f"{rest:.2f} s = {rest / t_chol:.2f} Cholesky")
+            r["ratio_split"] = {"factorizations": len(calls), "factorization_seconds": fsec, "other_seconds": rest}
+        for rec in r["block_records"]:
+            if rec.get("indefinite_fix"):
+                print(f"  block n={rec['n']}: indefinite, fix {rec['indefinite_fix']}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2, default=str)

@@ -12,12 +12,14 @@ rescaled here (`in_safe_range` says so, and the caller uses the numpy path for t
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
 import torch
 
 from qnewton.analysis._validate import SYMMETRY_RTOL
+from qnewton.analysis.damping import LambdaMinEstimate, damping_shift, lambda_min_estimate
 from qnewton.analysis.kappa import KappaEstimate, _from_log, _rounding_level, log_bound_frobenius, log_bound_trace
 from qnewton.analysis.pruning import _aggregate, choose_sparsity, parse_mass_spec
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent
@@ -67,23 +69,63 @@ def cholesky_t(A: torch.Tensor) -> torch.Tensor | None:
     return L
 
 
-def damp_t(A: torch.Tensor, beta_rel: float, max_attempts: int) -> tuple[torch.Tensor, float, int]:
-    """`qnewton.newton.step.damp_to_definite` for a matrix already known not to be positive
-    definite: (A + mu I, mu, attempts) with mu = 2 mu1, mu1 the first of mu0, 2 mu0, ... that
-    factors; (A, nan, attempts) when none does."""
+def _shift_t(A: torch.Tensor, mu: float) -> torch.Tensor:
+    """A + mu I as a new tensor (no N x N identity built)."""
+    out = A.clone()
+    out.diagonal().add_(mu)
+    return out
+
+
+def lambda_min_estimate_t(A: torch.Tensor) -> LambdaMinEstimate | None:
+    """`qnewton.analysis.damping.lambda_min_estimate` of a symmetric tensor: the same Lanczos run
+    (ARPACK, the same start vector) with its products A v on A's device, or below EXACT_MAX_N the
+    exact smallest eigenvalue from torch.linalg.eigvalsh."""
+    from scipy.sparse.linalg import LinearOperator
+
+    n = A.shape[0]
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        out = A @ torch.as_tensor(np.ascontiguousarray(v, dtype=np.float64).reshape(-1), device=A.device)
+        return out.cpu().numpy()
+
+    op = LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=np.float64)
+    return lambda_min_estimate(op, exact_eigenvalues=lambda: torch.linalg.eigvalsh(A).cpu().numpy())
+
+
+def damp_t(A: torch.Tensor, beta_rel: float, max_attempts: int, start: str = "doubling",
+           ) -> tuple[torch.Tensor, float, int, torch.Tensor | None, LambdaMinEstimate | None, float]:
+    """`qnewton.newton.step.damp_factored` for a matrix already known not to be positive definite:
+    (A + mu I, mu, attempts, Cholesky factor of the result or None, lambda_min estimate or None,
+    MEASURED seconds of the kept factor's factorization, 0 without one).
+    "doubling": mu = 2 mu1, mu1 the first of mu0, 2 mu0, ... that factors (no factor kept);
+    "lanczos": mu from the lambda_min estimate (`qnewton.analysis.damping.damping_shift`) and the
+    verifying factor kept, doubling from 2 mu if it fails. (A, nan, attempts, None, ...) when no mu
+    works. (cholesky_t reads the factorization's status, which waits for the device.)"""
     scale = max_abs_t(A)
     if not math.isfinite(scale):
-        return A, math.nan, 1
+        return A, math.nan, 1, None, None, 0.0
     beta = beta_rel * scale if scale > 0 else beta_rel
     mu = max(beta, beta - float(A.diagonal().min()))
-    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-    for attempt in range(2, max_attempts + 2):
-        if cholesky_t(A + mu * eye) is not None:
-            return A + (2.0 * mu) * eye, 2.0 * mu, attempt
+    first = 2
+    estimate = None
+    if start == "lanczos":
+        estimate = lambda_min_estimate_t(A) if in_safe_range(scale) else None
+        if estimate is not None:
+            shift = damping_shift(estimate, beta)
+            damped = _shift_t(A, shift)
+            t = time.perf_counter()
+            L = cholesky_t(damped)
+            if L is not None:
+                return damped, shift, 2, L, estimate, time.perf_counter() - t
+            del damped
+            mu, first = 2.0 * shift, 3
+    for attempt in range(first, max_attempts + 2):
+        if cholesky_t(_shift_t(A, mu)) is not None:
+            return _shift_t(A, 2.0 * mu), 2.0 * mu, attempt, None, estimate, 0.0
         mu *= 2.0
         if not math.isfinite(mu):
             break
-    return A, math.nan, max_attempts + 1
+    return A, math.nan, max_attempts + 1, None, estimate, 0.0
 
 
 def mass_counts_t(A: torch.Tensor, p: float, *, offdiagonal: bool) -> torch.Tensor:

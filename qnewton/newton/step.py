@@ -38,7 +38,17 @@ loss can rise although the first-order test passes. Three treatments:
   eigenvalue near zero and an enormous step along it, so one more doubling is applied:
   mu = 2 mu1. Then every eigenvalue of R + mu I is larger than mu1 > |lambda_min(R)|: the
   curvature along every direction is at least the magnitude of the most negative one (as the
-  saddle-free rule below gives for that direction), and ||x|| <= ||g|| / mu1. The damped
+  saddle-free rule below gives for that direction), and ||x|| <= ||g|| / mu1.
+  Where the search starts (`damping_start`): "lanczos" (default) estimates lambda_min(R) with a
+  Lanczos run (a few dozen products with R, O(N^2) each; exact eigvalsh below N = 128) and sets
+  mu = 2 ((1 + 0.1) |theta - r| + beta) rounded up to four significant bits, theta the smallest
+  Ritz value and r its residual norm, so that theta - r <= lambda_min (error bound and guarantee in
+  `qnewton.analysis.damping`): every eigenvalue of R + mu I is then again at least |lambda_min(R)|,
+  and ONE Cholesky factorization of R + mu I verifies it and is kept as the damped matrix's shared
+  factor (below). If that factorization fails, doubling continues from 2 mu. "doubling" is the
+  schedule above (one factorization per try, none kept), for reproducing runs made before the
+  Lanczos start existed. The record carries "start" and "lambda_min_estimate" (theta, residual,
+  lower, matvecs; "lambda_min_estimate_pruned" for P). The damped
   system is the Levenberg-Marquardt
   subproblem min g.d + 1/2 d^T (B + lambda I) d of the seed paper 001 (its eq. 7). Its eq. 8
   chooses lambda from the gradient norm and a step-size sequence; it does not by itself make
@@ -57,9 +67,11 @@ loss can rise although the first-order test passes. Three treatments:
   reproducing older runs).
 
 Every block whose matrix a treatment changed carries `indefinite_fix` in its ledger entry
-({"method", "mu" for R, "mu_pruned" for P, "attempts"}; null when nothing changed) and is counted
-in NewtonResult.indefinite_fixes. The factorization attempts are MEASURED in the
-regularize_prune stage, since they are part of preparing the system.
+({"method", "mu" for R, "mu_pruned" for P, "attempts", and with damping "start" and the lambda_min
+estimates}; null when nothing changed) and is counted in NewtonResult.indefinite_fixes. The
+factorization attempts and the Lanczos estimate are MEASURED in the regularize_prune stage, since
+they are part of preparing the system; the one factorization that verified a Lanczos start is the
+damped matrix's shared factor and is attributed like a definiteness test's (below).
 
 Kronecker-factored blocks (`factors`, from the K-FAC curvature). A block whose curvature is
 K = G (x) A (A: c x c input factor, G: o x o output-gradient factor; the gradient g_B laid out as
@@ -110,14 +122,16 @@ import numpy as np
 import scipy.linalg
 
 from qnewton.analysis._validate import mark_validated
+from qnewton.analysis.damping import LambdaMinEstimate, damping_shift, lambda_min_estimate
 from qnewton.analysis.factor import CholeskyFactor, cholesky
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
+from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, max_abs
 from qnewton.enums import SolverKind
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 from qnewton.newton.protocols import LinearSolver, Reseedable
-from qnewton.newton.records import decision_record
+from qnewton.newton.records import decision_record, merge_fixes
 from qnewton.newton.scheduler import Scheduler
 
 
@@ -126,6 +140,10 @@ INDEFINITE_TREATMENTS: tuple[str, ...] = ("damping", "saddle-free", "none")
 
 #: beta of the damping schedule, relative to max|A_ij| (Nocedal & Wright, Algorithm 3.3: 1e-3).
 DAMPING_BETA = 1e-3
+
+#: Where the damping search starts (module docstring): "lanczos" (default), an estimate of
+#: lambda_min and one verifying factorization; "doubling", the schedule of earlier versions.
+DAMPING_STARTS: tuple[str, ...] = ("lanczos", "doubling")
 
 #: Doublings tried before giving up (mu then exceeds max|A_ij| * N * 2^100, far past Gershgorin's
 #: bound max_i sum_j |A_ij|, beyond which A + mu I is always positive definite).
@@ -176,29 +194,68 @@ def is_positive_definite(A: np.ndarray) -> bool:
     return True
 
 
+def _shifted(A: np.ndarray, mu: float) -> np.ndarray:
+    """A + mu I as a new array (one copy of A; no N x N identity is built). Entry for entry the same
+    numbers as A + mu * np.eye(N)."""
+    out = np.array(A, dtype=np.float64, copy=True)
+    out.flat[:: A.shape[0] + 1] += mu
+    return out
+
+
 def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *,
-                     known_indefinite: bool = False) -> tuple[np.ndarray, float, int]:
-    """(A + mu I, mu, factorization attempts): mu1 is the first value of the schedule mu0, 2 mu0,
-    4 mu0, ... for which A + mu1 I has a Cholesky factorization (Nocedal & Wright, Algorithm 3.3;
-    mu0 in the module docstring) and mu = 2 mu1, so that every eigenvalue of A + mu I exceeds
-    mu1 > |lambda_min(A)|. A positive definite A comes back unchanged with mu = 0. If no mu up to
-    2^max_attempts mu0 works (non-finite A), A comes back unchanged with mu = nan.
-    known_indefinite: the caller's own factorization of A already failed (it counts as attempt 1)."""
-    if not known_indefinite and is_positive_definite(A):
-        return A, 0.0, 1
-    scale = float(np.max(np.abs(A))) if A.size else 0.0
+                     known_indefinite: bool = False, start: str = "doubling") -> tuple[np.ndarray, float, int]:
+    """(A + mu I, mu, factorization attempts); `damp_factored` without the factor and the estimate.
+    start "doubling" (this function's default, the rule of earlier versions): mu1 is the first value
+    of the schedule mu0, 2 mu0, 4 mu0, ... for which A + mu1 I has a Cholesky factorization
+    (Nocedal & Wright, Algorithm 3.3; mu0 in the module docstring) and mu = 2 mu1, so that every
+    eigenvalue of A + mu I exceeds mu1 > |lambda_min(A)|. start "lanczos": mu from an estimate of
+    lambda_min (`qnewton.analysis.damping`), verified by one factorization. A positive definite A
+    comes back unchanged with mu = 0. If no mu up to 2^max_attempts mu0 works (non-finite A), A
+    comes back unchanged with mu = nan. known_indefinite: the caller's own factorization of A
+    already failed (it counts as attempt 1)."""
+    fixed, mu, attempts, _, _ = damp_factored(A, max_attempts, known_indefinite=known_indefinite, start=start)
+    return fixed, mu, attempts
+
+
+def damp_factored(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *, known_indefinite: bool = False,
+                  start: str = "doubling", estimate: LambdaMinEstimate | None = None,
+                  ) -> tuple[np.ndarray, float, int, CholeskyFactor | None, LambdaMinEstimate | None]:
+    """(A + mu I, mu, attempts, Cholesky factor of the returned matrix or None, the lambda_min
+    estimate or None): the damping search of `damp_to_definite` (module docstring, "Indefinite
+    systems"). With start "lanczos", mu = `damping_shift(estimate)` and the one factorization that
+    verifies A + mu I is kept for the kappa bound and the solver (attempts 2 with the failed test);
+    if it fails (the estimate missed lambda_min), the doubling rule continues from 2 mu and the
+    result is as with "doubling" (no factor kept). estimate: one already computed for A."""
+    if start not in DAMPING_STARTS:
+        raise UsageError(f"damping_start: must be one of {', '.join(DAMPING_STARTS)}, got {start!r}")
+    if not known_indefinite:
+        factor = cholesky(A)
+        if factor is not None:
+            return A, 0.0, 1, factor, None
+    scale = float(max_abs(A)) if A.size else 0.0
     if not math.isfinite(scale):
-        return A, math.nan, 1
+        return A, math.nan, 1, None, None
     beta = DAMPING_BETA * scale if scale > 0 else DAMPING_BETA
     mu = max(beta, beta - float(np.min(np.diagonal(A))))
-    eye = np.eye(A.shape[0])
-    for attempt in range(2, max_attempts + 2):
-        if is_positive_definite(A + mu * eye):
-            return A + (2.0 * mu) * eye, 2.0 * mu, attempt
+    first = 2
+    if start == "lanczos":
+        if estimate is None and 0 < scale and abs(binary_exponent(scale)) <= SAFE_EXPONENT:
+            estimate = lambda_min_estimate(A)
+        if estimate is not None:
+            shift = damping_shift(estimate, beta)
+            damped = _shifted(A, shift)
+            factor = cholesky(damped)
+            if factor is not None:
+                return damped, shift, 2, factor, estimate
+            del damped
+            mu, first = 2.0 * shift, 3
+    for attempt in range(first, max_attempts + 2):
+        if is_positive_definite(_shifted(A, mu)):
+            return _shifted(A, 2.0 * mu), 2.0 * mu, attempt, None, estimate
         mu *= 2.0
         if not math.isfinite(mu):
             break
-    return A, math.nan, max_attempts + 1
+    return A, math.nan, max_attempts + 1, None, estimate
 
 
 def saddle_free(R: np.ndarray, eps: float) -> np.ndarray:
@@ -240,6 +297,8 @@ class NewtonStep:
 
     indefinite: "damping" (default), "saddle-free" or "none", how a system that is not positive
     definite is treated before it is priced and solved (module docstring).
+    damping_start: "lanczos" (default) or "doubling", where the damping search starts (module
+    docstring, "Indefinite systems").
     """
 
     def __init__(
@@ -255,6 +314,7 @@ class NewtonStep:
         fallback_scale: float = 0.1,
         indefinite: str = "damping",
         device: Any = None,
+        damping_start: str = "lanczos",
     ) -> None:
         if not isinstance(scheduler, Scheduler):
             raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
@@ -271,7 +331,10 @@ class NewtonStep:
         self.prune_classical = bool(prune_classical)
         self.exact_kappa_max_n = int(exact_kappa_max_n)
         self.fallback_scale = float(fallback_scale)
+        if damping_start not in DAMPING_STARTS:
+            raise UsageError(f"damping_start: must be one of {', '.join(DAMPING_STARTS)}, got {damping_start!r}")
         self.indefinite = str(indefinite)
+        self.damping_start = str(damping_start)
         self.device = _check_device(device, scheduler)
         self.damping_schedule = (DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
 
@@ -284,9 +347,10 @@ class NewtonStep:
 
     def _treat_factored(self, A: np.ndarray, *, unpruned: bool,
                         shift: float | None = None) -> tuple[np.ndarray, dict[str, Any] | None, CholeskyFactor | None]:
-        """`_treat`, plus the Cholesky factor of the returned matrix when the treatment's
-        definiteness test produced it (A positive definite as it is: the test IS the factorization
-        that the kappa bound and the solvers reuse). None with "none" or after a fix."""
+        """`_treat`, plus the Cholesky factor of the returned matrix when the treatment produced it
+        (A positive definite as it is: the test IS the factorization that the kappa bound and the
+        solvers reuse; or the damped A + mu I whose factorization verified the Lanczos start). None
+        with "none", after saddle-free, or after damping by doubling."""
         if self.indefinite == "none":
             return A, None, None
         factor = cholesky(A)
@@ -295,8 +359,10 @@ class NewtonStep:
         if unpruned and self.indefinite == "saddle-free":
             fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps if shift is None else shift))
             return mark_validated(fixed), {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}, None
-        fixed, mu, attempts = damp_to_definite(A, known_indefinite=True)
-        return mark_validated(fixed), {"method": "damping", "mu": mu, "attempts": attempts}, None
+        fixed, mu, attempts, factor, estimate = damp_factored(A, known_indefinite=True, start=self.damping_start)
+        fix = {"method": "damping", "mu": mu, "attempts": attempts, "start": self.damping_start,
+               "lambda_min_estimate": None if estimate is None else estimate.to_dict()}
+        return mark_validated(fixed), fix, factor
 
     def _solve_system(
         self,
@@ -360,12 +426,7 @@ class NewtonStep:
         kappa_true = exact_kappa(solved) if solved.shape[0] <= self.exact_kappa_max_n else None
         fix = None
         if fix_r is not None or fix_p is not None:
-            fix = {
-                "method": (fix_r or fix_p or {})["method"],
-                "mu": None if fix_r is None else fix_r["mu"],
-                "mu_pruned": None if fix_p is None else fix_p["mu"],
-                "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
-            }
+            fix = merge_fixes(fix_r, fix_p)
         fields = decision_record(n=P.shape[0], sparsity=d, decision=decision, kappa_true=kappa_true,
                                  solved_unpruned=solved is R, classical_on_unpruned=classical_matrix is R,
                                  result=result, fix=fix)

@@ -32,7 +32,7 @@ from qnewton.enums import SolverKind
 from qnewton.errors import UsageError
 from qnewton.jsonutil import json_ready
 from qnewton.newton.protocols import SolveResult
-from qnewton.newton.records import decision_record
+from qnewton.newton.records import decision_record, merge_fixes
 
 _WARNED: set[str] = set()
 
@@ -89,7 +89,8 @@ def _operator(A: torch.Tensor) -> Any:
 
 def _treat(step: Any, A: torch.Tensor, *, unpruned: bool) -> tuple[torch.Tensor, dict[str, Any] | None,
                                                                     torch.Tensor | None, float]:
-    """(treated A, fix record, its Cholesky factor or None, seconds of that factorization)."""
+    """(treated A, fix record, its Cholesky factor or None, seconds of that factorization): the
+    test's factor when A is positive definite, the verifying factor of a Lanczos-started damping."""
     DAMPING_BETA, DAMPING_MAX_ATTEMPTS = step.damping_schedule
 
     if step.indefinite == "none":
@@ -104,10 +105,13 @@ def _treat(step: Any, A: torch.Tensor, *, unpruned: bool) -> tuple[torch.Tensor,
         L2 = T.cholesky_t(sf)
         if L2 is not None:
             return sf, {"method": "saddle-free", "mu": None, "attempts": 2}, None, 0.0
-        fixed, mu, attempts = T.damp_t(sf, DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
+        fixed, mu, attempts, _, _, _ = T.damp_t(sf, DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
         return fixed, {"method": "saddle-free", "mu": mu, "attempts": attempts + 1}, None, 0.0
-    fixed, mu, attempts = T.damp_t(A, DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
-    return fixed, {"method": "damping", "mu": mu, "attempts": attempts}, None, 0.0
+    start = getattr(step, "damping_start", "doubling")
+    fixed, mu, attempts, L, estimate, seconds = T.damp_t(A, DAMPING_BETA, DAMPING_MAX_ATTEMPTS, start)
+    fix = {"method": "damping", "mu": mu, "attempts": attempts, "start": start,
+           "lambda_min_estimate": None if estimate is None else estimate.to_dict()}
+    return fixed, fix, L, seconds
 
 
 def _classical_solve(solver: Any, A: torch.Tensor, g: torch.Tensor, L: torch.Tensor | None) -> SolveResult:
@@ -270,13 +274,7 @@ def compute_on_device(step: Any, hessians: list[Any], gradients: list[Any], *, d
         fix = None
         if fix_r is not None or fix_p is not None:
             fixes += 1
-            scale = 2.0 ** shift
-            fix = {
-                "method": (fix_r or fix_p or {})["method"],
-                "mu": None if fix_r is None or fix_r["mu"] is None else fix_r["mu"] * scale,
-                "mu_pruned": None if fix_p is None or fix_p["mu"] is None else fix_p["mu"] * scale,
-                "attempts": (0 if fix_r is None else fix_r["attempts"]) + (0 if fix_p is None else fix_p["attempts"]),
-            }
+            fix = merge_fixes(fix_r, fix_p, 2.0 ** shift)
         x = np.asarray(result.x, dtype=np.float64).reshape(-1)
         if shift:
             x = np.ldexp(x, -shift)

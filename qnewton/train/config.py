@@ -33,6 +33,7 @@ DeviceName = Literal["cpu", "cuda"]
 Activation = Literal["tanh", "relu"]
 ReadoutName = Literal["free", "swap-test"]
 IndefiniteName = Literal["damping", "saddle-free", "none"]
+DampingStartName = Literal["lanczos", "doubling"]
 ClassicalModelName = Literal["lu", "cg", "best"]
 QuantumSolverName = Literal["emulated", "circuit"]
 CircuitMethodName = Literal["hhl", "qsvt"]
@@ -156,8 +157,13 @@ class TrainConfig:
                          "(paper's rule: entries holding P%% of each row's absolute sum), or 'offdiag-mass[:P]' (the same rule on the off-diagonal entries, so eps*I does not decide d)")
     prune_classical: bool = _opt(False, "also give the classical solver the pruned matrix (default: the unpruned one)")
     indefinite: IndefiniteName = _opt("damping", "treatment of a Hessian block whose H + eps*I is not positive definite: "
-                                      "damping (add mu*I, mu doubled until Cholesky succeeds), saddle-free (|H| + eps*I, "
+                                      "damping (add mu*I, see --damping-start), saddle-free (|H| + eps*I, "
                                       "Dauphin et al. 2014) or none (solve it as it is)", get_args(IndefiniteName))
+    damping_start: DampingStartName = _opt("lanczos", "where the damping search starts: lanczos (mu from a Lanczos "
+                                           "estimate of the smallest eigenvalue, verified by one Cholesky "
+                                           "factorization) or doubling (mu doubled from a small value, one "
+                                           "factorization per try; the rule of earlier versions)",
+                                           get_args(DampingStartName))
     kappa_method: KappaMethod = _opt("bound", "condition-number estimator the scheduler uses (bound = paper's "
                                      "determinant/trace bound)", get_args(KappaMethod))
     exact_kappa_max_n: int = _opt(256, "record the exact kappa (eigvalsh) in the ledger for blocks up to this size")
