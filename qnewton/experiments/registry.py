@@ -23,6 +23,8 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "peers": ("peers", "papers 002-004", "Q-Newton against first-order, quasi-Newton and CG peers, tuned the same way on a validation split"),
     "ft-crossover": ("ft_crossover", "Sec. IV-C / Fig. 5 / Table III", "Quantum solve on error-corrected hardware (qdk resource estimator) against LU / CG: crossovers, qubits"),
     "readout-cost": ("readout_cost", "Table III + Sec. IV-E", "Table III with SWAP-test readout priced in: does the quantum advantage survive?"),
+    "table4-transformers": ("table4_transformers", "Table IV", "SGD, Adam, classical-only, quantum-only and Q-Newton on the tiny Mistral: steps to a target loss, measured/modeled/projected seconds, per-layer decisions"),
+    "fig2-transformers": ("fig2_transformers", "Fig. 2", "Training and validation loss of SGD, Adam and Newton on the tiny BERT and Mistral; steps Newton saves"),
 }
 
 

@@ -26,6 +26,8 @@ Metrics on the VALIDATION split (`evaluate`): the same loss over all validation 
 the token accuracy (argmax equal to the target, over scored positions). BERT's validation masks
 are drawn once with a fixed seed (0, 4), the same for every run, so the validation loss is a
 function of the weights only. Target: validation loss <= `target_loss` (none by default).
+With `validation_fraction` > 0 the evaluation split is instead a fixed held-out part of the
+training blocks (`hold_out_training_blocks`), used to choose hyper-parameters.
 Training batches of BERT are masked with the seed (run seed, 3, step): the same for every method
 and after a resume.
 """
@@ -98,6 +100,28 @@ def mistral_tiny(vocab_size: int, block_len: int, hidden: int = 64, layers: int 
     return TokenLM(tf.MistralForCausalLM._from_config(cfg, attn_implementation="eager"))
 
 
+#: fixed seed of the shuffle that picks the held-out training blocks (`validation_fraction`)
+HOLD_OUT_SEED = 5
+
+
+def hold_out_training_blocks(data: text_data.TextData, fraction: float) -> text_data.TextData:
+    """`data` with a fixed part (round(fraction * n), picked by a shuffle of seed `HOLD_OUT_SEED`)
+    of its TRAINING blocks as the evaluation split and the rest as the training split
+    (`--validation-fraction`, as for the image data): hyper-parameters can then be chosen on the
+    held-out blocks while the data set's own validation and test blocks stay untouched."""
+    import dataclasses
+
+    n = int(data.train.shape[0])
+    n_held = int(round(fraction * n))
+    if n_held < 1 or n_held >= n:
+        raise UsageError(f"validation_fraction: {fraction:g} of {n} training blocks leaves {n_held} held-out and "
+                         f"{n - n_held} training blocks; both must be at least 1")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(HOLD_OUT_SEED))
+    held, kept = order[:n_held].sort().values, order[n_held:].sort().values
+    info = {**data.info, "held_out_training_blocks": n_held}
+    return dataclasses.replace(data, train=data.train[kept], val=data.train[held], info=info)
+
+
 class LanguageModelTask(Task):
     """A tiny transformer language model on token blocks (module docstring)."""
 
@@ -110,6 +134,9 @@ class LanguageModelTask(Task):
             data = text_data.load_text_data(config.data, block_len=config.block_len,
                                             vocab_size=config.vocab_size, data_dir=config.data_dir,
                                             max_blocks=config.max_blocks_tuple())
+        fraction = float(getattr(config, "validation_fraction", 0.0) or 0.0)
+        if fraction > 0:
+            data = hold_out_training_blocks(data, fraction)
         self.data = data
         for split in ("train", "val"):
             blocks = getattr(data, split)
