@@ -136,7 +136,10 @@ def test_ctrl_c_writes_checkpoint_and_later_ctrl_c_are_quiet(tmp_path):
     args = [sys.executable, "-m", "qnewton", "train", "--runs-dir", str(tmp_path), "--name", "c", "--method", "sgd",
             "--steps", "100000", "--hidden", "4", "--train-limit", "100", "--batch-size", "8", "--eval-every", "1000",
             "--checkpoint-every", "100000", "--quiet"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child even when the tests run as a background job (which starts
+    # with SIGINT ignored, and an ignored SIGINT stays ignored across exec)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ledger = tmp_path / "c" / "sgd" / "ledger.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and (not ledger.exists() or ledger.stat().st_size < 2000):

@@ -464,6 +464,8 @@ def test_sigint_handler_is_restored_and_an_ignored_sigint_stays_ignored(tmp_path
 
     monkeypatch.setattr(cli_train, "_train", spy)
     argv = ["train", "--runs-dir", str(tmp_path), *TINY, "--method", "sgd", "--steps", "1"]
+    # start from Python's own handler, also when the tests run as a background job (SIGINT ignored)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     assert main([*argv, "--name", "a"]) == 0
     assert getattr(seen[-1], "__name__", "") == "_first"  # Ctrl-C handled by the CLI during the run
@@ -473,4 +475,4 @@ def test_sigint_handler_is_restored_and_an_ignored_sigint_stays_ignored(tmp_path
         assert main([*argv, "--name", "b"]) == 0
         assert seen[-1] is signal.SIG_IGN and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGINT, outer)
