@@ -147,6 +147,12 @@ def test_hold_out_training_blocks_is_fixed_and_disjoint() -> None:
     assert set(a.val[:, 0].tolist()).isdisjoint(a.train[:, 0].tolist())
     assert sorted(a.val[:, 0].tolist() + a.train[:, 0].tolist()) == list(range(50))
     assert torch.equal(a.test, data.test)
+    # the evaluation split is at most as large as the data set's validation split
+    few = lm_fakes.fake_text_data(block_len=8, vocab_size=261, max_blocks=(50, 4, 4))
+    few.train[:, 0] = torch.arange(50)
+    c = hold_out_training_blocks(few, 0.2)
+    assert c.val.shape[0] == 4 and c.train.shape[0] == 40
+    assert set(c.val[:, 0].tolist()) <= set(range(50)) - set(c.train[:, 0].tolist())
     with pytest.raises(UsageError, match="validation_fraction"):
         hold_out_training_blocks(data, 0.001)
 

@@ -106,9 +106,12 @@ HOLD_OUT_SEED = 5
 
 def hold_out_training_blocks(data: text_data.TextData, fraction: float) -> text_data.TextData:
     """`data` with a fixed part (round(fraction * n), picked by a shuffle of seed `HOLD_OUT_SEED`)
-    of its TRAINING blocks as the evaluation split and the rest as the training split
-    (`--validation-fraction`, as for the image data): hyper-parameters can then be chosen on the
-    held-out blocks while the data set's own validation and test blocks stay untouched."""
+    of its TRAINING blocks held out of the training split (`--validation-fraction`, as for the image
+    data): hyper-parameters can then be chosen on held-out blocks while the data set's own
+    validation and test blocks stay untouched. The evaluation split is the first of the held-out
+    blocks in that shuffle, at most as many as the data set's validation split has (so that an
+    evaluation costs what it costs without a hold-out; a fifth of all Shakespeare blocks would make
+    every evaluation 50 times dearer)."""
     import dataclasses
 
     n = int(data.train.shape[0])
@@ -117,8 +120,9 @@ def hold_out_training_blocks(data: text_data.TextData, fraction: float) -> text_
         raise UsageError(f"validation_fraction: {fraction:g} of {n} training blocks leaves {n_held} held-out and "
                          f"{n - n_held} training blocks; both must be at least 1")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(HOLD_OUT_SEED))
-    held, kept = order[:n_held].sort().values, order[n_held:].sort().values
-    info = {**data.info, "held_out_training_blocks": n_held}
+    n_eval = min(n_held, int(data.val.shape[0])) if data.val.shape[0] > 0 else n_held
+    held, kept = order[:n_eval].sort().values, order[n_held:].sort().values
+    info = {**data.info, "held_out_training_blocks": n_held, "evaluated_held_out_blocks": n_eval}
     return dataclasses.replace(data, train=data.train[kept], val=data.train[held], info=info)
 
 
