@@ -241,3 +241,13 @@ def tuning_rows(results: Sequence[TuningResult], budgets: Mapping[str, int]) -> 
                          "chosen_at_grid_edge": ",".join(res.at_grid_edge) if c is res.chosen else "",
                          "status": c.status, "criterion": CRITERION})
     return rows
+
+
+def warmup(method: str, tuned: Mapping[str, TuningResult]) -> dict[str, Any]:
+    """The SGD steps of a Newton method (its warm-up, and blocks above the Newton size limit) at the
+    rate SGD was tuned to, when SGD was tuned in the same comparison; nothing otherwise."""
+    from qnewton.methods import get_method
+
+    if get_method(method).uses_curvature and "sgd" in tuned:
+        return {"sgd_lr": tuned["sgd"].values["sgd_lr"]}
+    return {}

@@ -48,7 +48,8 @@ from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 from qnewton.experiments.training import TrainingParams, as_float, base_config, classical_constant, ledger_rows, time_model
-from qnewton.experiments.tuning import (TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows)
+from qnewton.experiments.tuning import (TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows,
+                                      warmup)
 
 Task = Literal["digits", "breast-cancer", "autoencoder"]
 GridValue = int | float | str | bool
@@ -221,14 +222,6 @@ def tune_task(p: PeersParams, seed: int, ctx: RunContext, task: str, methods: tu
         ctx.log(f"  {task}: tuned {method} on the validation split: {results[method].chosen.label}")
     return results
 
-
-def warmup(method: str, tuned: dict[str, TuningResult]) -> dict[str, Any]:
-    """The Newton methods' SGD warm-up runs at SGD's chosen rate when SGD was tuned."""
-    from qnewton.methods import get_method
-
-    if get_method(method).uses_curvature and "sgd" in tuned:
-        return {"sgd_lr": tuned["sgd"].values["sgd_lr"]}
-    return {}
 
 
 def optimum_train_loss(data: Any) -> float:

@@ -40,7 +40,7 @@ from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 from qnewton.experiments.training import as_float, check_profiles, ledger_rows, time_model
-from qnewton.experiments.tuning import TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows
+from qnewton.experiments.tuning import TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows, warmup
 
 GridValue = int | float | str | bool
 LM_MODELS = ("bert-tiny", "mistral-tiny")
@@ -196,14 +196,6 @@ def tune_model(p: LMParams, model: str, seed: int, ctx: RunContext, prefix: str)
         ctx.log(f"  {model}: tuned {method} on held-out training blocks: {results[method].chosen.label}")
     return results
 
-
-def warmup(method: str, tuned: dict[str, TuningResult]) -> dict[str, Any]:
-    """The Newton methods' SGD steps (warm-up and blocks above the limit) at SGD's chosen rate."""
-    from qnewton.methods import get_method
-
-    if get_method(method).uses_curvature and "sgd" in tuned:
-        return {"sgd_lr": tuned["sgd"].values["sgd_lr"]}
-    return {}
 
 
 def block_decisions(ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
