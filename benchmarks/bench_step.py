@@ -59,15 +59,19 @@ from qnewton.train.models import MLP
 from qnewton.newton import NewtonStep
 
 
-def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3) -> tuple[float, int]:
+def matmul_seconds(flops: float, dtype: torch.dtype, repeats: int = 3,
+                   device: torch.device | None = None) -> tuple[float, int]:
+    """Best seconds of one square matmul of `flops` FLOPs (2 n^3 = F), on the CPU or on `device`."""
     n = max(2, int(round((flops / 2.0) ** (1.0 / 3.0))))
-    a = torch.randn(n, n, dtype=dtype)
-    b = torch.randn(n, n, dtype=dtype)
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
     a @ b
+    _sync(device)
     best = math.inf
     for _ in range(repeats):
         t = time.perf_counter()
         a @ b
+        _sync(device)
         best = min(best, time.perf_counter() - t)
     return best, n
 
@@ -221,7 +225,7 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         del res
     best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
     out["best_seconds"] = best
-    t_mm, n_mm = matmul_seconds(out["hessian_matmul_flops"], dtype)
+    t_mm, n_mm = matmul_seconds(out["hessian_matmul_flops"], dtype, device=device)
     out["matmul_equivalent"] = {"n": n_mm, "seconds": t_mm, "ratio_hessian_over_matmul": best["hessian"] / t_mm}
     return out
 
