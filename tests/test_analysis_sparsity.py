@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from qnewton.analysis.regularize import regularize
+from qnewton.analysis import sparsity as sparsity_module
 from qnewton.analysis.sparsity import p_sparsity, row_nonzeros
 from qnewton.errors import UsageError
 
@@ -39,6 +40,36 @@ def test_p_sparsity_blocks_sparse_and_bruteforce_agree(rng):
             total = vals.sum()
             k = 0 if total == 0 else next(k for k in range(1, vals.size + 1) if vals[:k].sum() >= p / 100 * total * (1 - 1e-12))
             assert dense[p][i] == k
+
+
+@pytest.mark.skipif(sparsity_module._compiled_counts is None, reason="numba not importable")
+@pytest.mark.parametrize("case", ["gaussian", "ties-and-zeros", "huge-and-tiny-rows", "constant", "mostly-zero", "diagonal"])
+def test_compiled_counts_equal_the_sorting_path(rng, case):
+    """The selection kernel (numba) gives the sorting path's p%-sparsity on every row, plain and
+    with the diagonal left out, at the percentages the rules use and at p = 100."""
+    n = 1100
+    A = rng.standard_normal((n, n))
+    if case == "ties-and-zeros":
+        A = np.round(A * 2)
+    elif case == "huge-and-tiny-rows":
+        A[::7] *= 1e80
+        A[1::7] *= 1e-90
+    elif case == "constant":
+        A = np.ones((n, n))
+        A[5] = 0.0
+    elif case == "mostly-zero":
+        A[rng.random((n, n)) < 0.95] = 0.0
+    elif case == "diagonal":
+        A = 3.0 * np.eye(n)
+    off = A.copy()
+    np.fill_diagonal(off, 0.0)
+    for p in (12.5, 50.0, 75.0, 90.0, 95.0, 100.0):
+        fast = sparsity_module.compiled_row_counts(A, p)
+        assert fast is not None
+        np.testing.assert_array_equal(np.minimum(fast, n), p_sparsity(A, (p,), block_rows=64)[p])
+        np.testing.assert_array_equal(sparsity_module.compiled_row_counts(A, p, offdiagonal=True),
+                                      p_sparsity(off, (p,), block_rows=64)[p])
+    assert sparsity_module.compiled_row_counts(A[:10], 50.0) is None  # small: the sorting path
 
 
 def test_p_sparsity_validation():

@@ -5,8 +5,11 @@ least p% of the row's absolute sum:
 
     s_p(i) = min { k : sum of the k largest |A_ij| over j >= (p / 100) * sum_j |A_ij| }.
 
-A zero row has p%-sparsity 0. The computation sorts each row once (descending |A_ij|) and reads
-every requested p off the same cumulative sums, in row blocks so that memory stays bounded.
+A zero row has p%-sparsity 0. The numpy path sorts each row once (descending |A_ij|) and reads
+every requested p off the same cumulative sums, in row blocks so that memory stays bounded. For
+matrices of at least COMPILED_MIN_ELEMENTS entries a compiled selection kernel
+(`qnewton.analysis._mass`, numba; QNEWTON_NO_NUMBA=1 turns it off) finds each row's count in
+expected O(N) instead of a sort, 10-30x faster at N = 12,730; the counts are the same.
 The p%-sparsity of a row does not change when the row is multiplied by a constant, so rows whose
 largest entry lies outside [2^-64, 2^64] are first multiplied by a power of two (exact): their
 sums can neither overflow (entries near 1e308) nor lose digits (subnormal entries).
@@ -15,6 +18,7 @@ sums can neither overflow (entries near 1e308) nor lose digits (subnormal entrie
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Iterable
 
 import numpy as np
@@ -28,6 +32,25 @@ DEFAULT_PERCENTS: tuple[float, ...] = (50.0, 75.0, 90.0, 95.0)
 # Cumulative sums in floating point can fall a hair short of p% of the total when the true sum
 # reaches it exactly (e.g. p = 100); accept that relative shortfall.
 _RELATIVE_SLACK = 1e-12
+
+#: Dense matrices with at least this many entries go to the compiled kernel when numba imports.
+COMPILED_MIN_ELEMENTS = 1_000_000
+
+_compiled_counts = None
+if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
+    try:
+        from qnewton.analysis._mass import row_counts as _compiled_counts
+    except ImportError:  # numba missing or incompatible with this numpy: the sorting path
+        _compiled_counts = None
+
+
+def compiled_row_counts(A: np.ndarray, p: float, *, offdiagonal: bool = False, row0: int = 0) -> np.ndarray | None:
+    """Per-row p%-sparsity of the finite 2-D float64 array A from the compiled kernel, or None when
+    it is not in use (numba missing, QNEWTON_NO_NUMBA=1, or A below COMPILED_MIN_ELEMENTS).
+    offdiagonal: leave out the entry in column row0 + i of row i."""
+    if _compiled_counts is None or A.size < COMPILED_MIN_ELEMENTS or A.dtype != np.float64 or A.ndim != 2:
+        return None
+    return _compiled_counts(A, row0, offdiagonal, float(p) / 100.0, _RELATIVE_SLACK, SAFE_EXPONENT)
 
 
 def _check_percents(p: Iterable[float] | float) -> tuple[float, ...]:
@@ -70,6 +93,10 @@ def p_sparsity(
     out = {pc: np.zeros(rows, dtype=np.int64) for pc in percents}
     if rows == 0 or cols == 0:
         return out
+    if block_rows is None:
+        fast = {pc: compiled_row_counts(arr, pc) for pc in percents}
+        if all(v is not None for v in fast.values()):
+            return {pc: np.minimum(v, cols) for pc, v in fast.items()}
     step = block_rows or max(1, 8_000_000 // cols)
     fractions = np.array(percents) / 100.0
     for r0 in range(0, rows, step):
