@@ -481,7 +481,8 @@ class NewtonStep:
         quantum solver restarts its noise stream from [*noise_seed, i] before block i, so a step's
         noise depends only on the seed, never on what ran before it (runs and resumed runs repeat
         bit for bit). release_inputs: set hessians[i] to None once R_i is built, so that a caller
-        who passes its only reference lets H_i go (at N = 12,730 one copy less at the peak).
+        who passes its only reference lets H_i go (at N = 12,730 one copy less at the peak); the step
+        then owns H_i and builds R_i in its memory where it can (`regularize(..., overwrite=True)`).
 
         curvature: the name of the curvature kind the matrices come from, written into every record.
         factors: per block None, or a `KroneckerSystem`; such a block is solved through its two
@@ -522,7 +523,7 @@ class NewtonStep:
                 continue
             if release_inputs and isinstance(hessians, list):
                 hessians[index] = None  # type: ignore[call-overload]
-            R = regularize(H, self.eps)
+            R = regularize(H, self.eps, overwrite=release_inputs)  # owned: R takes H's memory
             H = None
             reseed = None if noise_seed is None else [*noise_seed, index]
             x, fields, decision, fix = self._solve_system(R, g, stages, reseed)
