@@ -106,3 +106,16 @@ def test_experiments_take_mnist5k_as_their_data():
     cfg = load_config("experiments/table3-mnist5k.toml")
     assert cfg.name == "table3-dnn" and cfg.params.data == "mnist5k" and cfg.params.hidden == "4"
     assert RunContext(data_name="mnist5k").dataset == "mnist5k" and RunContext().dataset == "digits"
+
+
+def test_fig6_profiles_the_hessian_of_its_data_parameter(tmp_path):
+    """fig6-row-sparsity takes the Hessian on the data its training runs use: with
+    data = "mnist5k" a 784-2-10 MLP (1,600 parameters), not the digits model."""
+    from qnewton.experiments.catalog.fig6_row_sparsity import Params, run_seed
+    from qnewton.experiments.spec import RunContext
+
+    p = Params(data="mnist5k", hidden="2", at_steps=(0, 1), train_methods=("sgd",), hessian_examples=64,
+               percents=(50.0,), bins=5, classical_constant=1.4e-11)
+    tables = run_seed(p, 0, RunContext(work_dir=tmp_path, data_name="mnist5k"))
+    assert [(r["step"], r["n"]) for r in tables["summary"]] == [(0, 1600), (1, 1600)]
+    assert all(1 <= r["median"] < 1600 for r in tables["summary"])

@@ -73,7 +73,8 @@ def run_seed(p: Params, seed: int, ctx: RunContext) -> Tables:
     from qnewton.train.data import load_dataset
     from qnewton.train.setup import build_model
 
-    data_kw = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": "digits"}
+    # the same data as the training runs profiled below (`train`): IDX files, else the `data` parameter
+    data_kw = {"data": "mnist", "data_dir": str(ctx.data_dir)} if ctx.data_dir is not None else {"data": p.data}
     cfg = base_config(p, seed=seed, **data_kw)
     data = load_dataset(cfg.data, data_dir=cfg.data_dir, test_fraction=cfg.test_fraction, train_limit=cfg.train_limit)
     m = min(p.hessian_examples, data.x_train.shape[0])
