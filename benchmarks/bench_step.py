@@ -29,7 +29,7 @@ factorizations (R for its test and the classical solve, P for its test, the kapp
 emulated QLSA), so the ratio is 2 plus the rest.
 
 Memory: a 12,730^2 float64 Hessian is 1.21 GiB. The step keeps R, its Cholesky factor, P and its
-factor (four N^2 arrays) at its peak; the input H is released once R is built. The peak resident
+factor (four N^2 arrays) at its peak; R is built in the input H's memory (the step owns H here). The peak resident
 size of the process is printed. --device cuda runs the Hessian and the step's dense work in torch
 on the GPU (one line on stderr and the CPU when there is none); --dtype float32 computes the
 Hessian in float32 (the analysis and the solves stay float64).
