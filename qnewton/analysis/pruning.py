@@ -39,12 +39,12 @@ breaks symmetry.
 from __future__ import annotations
 
 import math
-import os
 import re
 from typing import Literal
 
 import numpy as np
 
+from qnewton.analysis._compiled import compiled_kernel
 from qnewton.analysis._validate import as_square_float64, require_symmetric
 from qnewton.analysis.sparsity import compiled_row_counts, p_sparsity
 from qnewton.errors import UsageError
@@ -56,12 +56,7 @@ MassAggregate = Literal["max", "mean", "median"]
 _BLOCK_ELEMENTS = 4_000_000
 
 # The compiled greedy pass (numba) when available; QNEWTON_NO_NUMBA=1 forces the numpy path.
-_compiled_greedy = None
-if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
-    try:
-        from qnewton.analysis._greedy import greedy_symmetric as _compiled_greedy
-    except ImportError:  # numba missing or incompatible with this numpy: numpy path below
-        _compiled_greedy = None
+_compiled_greedy = compiled_kernel("_greedy", "greedy_symmetric")
 
 
 # Below this N the numpy path is fast (well under a second) and a first call need not pay the

@@ -8,10 +8,10 @@ quantum linear solver affordable (paper Fig. 8: eps around 1 cuts kappa by about
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from qnewton.analysis._compiled import compiled_kernel
 from qnewton.analysis._validate import SYMMETRY_RTOL, as_square_float64, require_symmetric
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, max_abs
 from qnewton.errors import UsageError
@@ -51,12 +51,7 @@ def regularize(H: np.ndarray, eps: float, *, overwrite: bool = False) -> np.ndar
 
 
 # The compiled tile pass (numba) when available; QNEWTON_NO_NUMBA=1 forces the numpy tiles.
-_compiled_symmetric_part = None
-if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
-    try:
-        from qnewton.analysis._symmetric import symmetric_part as _compiled_symmetric_part
-    except ImportError:  # numba missing or incompatible with this numpy
-        _compiled_symmetric_part = None
+_compiled_symmetric_part = compiled_kernel("_symmetric", "symmetric_part")
 
 #: Matrices from this size on are symmetrized tile by tile (`_regularize_tiled`).
 _TILED_MIN_N = 512

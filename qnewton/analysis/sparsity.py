@@ -18,11 +18,11 @@ sums can neither overflow (entries near 1e308) nor lose digits (subnormal entrie
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Iterable
 
 import numpy as np
 
+from qnewton.analysis._compiled import compiled_kernel
 from qnewton.analysis._validate import is_validated
 from qnewton.analysis.scaling import SAFE_EXPONENT
 from qnewton.errors import UsageError
@@ -36,12 +36,7 @@ _RELATIVE_SLACK = 1e-12
 #: Dense matrices with at least this many entries go to the compiled kernel when numba imports.
 COMPILED_MIN_ELEMENTS = 1_000_000
 
-_compiled_counts = None
-if os.environ.get("QNEWTON_NO_NUMBA", "") in ("", "0"):
-    try:
-        from qnewton.analysis._mass import row_counts as _compiled_counts
-    except ImportError:  # numba missing or incompatible with this numpy: the sorting path
-        _compiled_counts = None
+_compiled_counts = compiled_kernel("_mass", "row_counts")
 
 
 def compiled_row_counts(A: np.ndarray, p: float, *, offdiagonal: bool = False, row0: int = 0) -> np.ndarray | None:
