@@ -177,15 +177,18 @@ def kronecker_block_hessian(
     b_off = offsets.get("layers.0.bias")
     if w_off is not None:
         g[w_off:w_off + n1 * d_in] = (dz.T @ xb).reshape(-1)
+        end = w_off + n1 * d_in
         for a in range(n1):
             rows = slice(w_off + a * d_in, w_off + (a + 1) * d_in)
             width = n1 - a
             Z = (M[:, a, a:].unsqueeze(2) * xb.unsqueeze(1)).reshape(m, width * d_in)
-            H[rows, w_off + a * d_in:w_off + n1 * d_in] = xb.T @ Z
+            # the product lands in H's row panel itself (a strided view with unit column stride,
+            # which BLAS writes through its leading dimension): no temporary, no second copy
+            torch.mm(xb.T, Z, out=H[rows, w_off + a * d_in:end])
             diag = H[rows, rows]
-            H[rows, rows] = (diag + diag.T) * 0.5
-            for c in range(a + 1, n1):  # mirror block (c, a) from (a, c)
-                H[w_off + c * d_in:w_off + (c + 1) * d_in, rows] = H[rows, w_off + c * d_in:w_off + (c + 1) * d_in].T
+            diag.copy_((diag + diag.T) * 0.5)
+            if a + 1 < n1:  # mirror the blocks (c, a), c > a, from (a, c) in one transposed copy
+                H[w_off + (a + 1) * d_in:end, rows].copy_(H[rows, w_off + (a + 1) * d_in:end].T)
     if b_off is not None:
         g[b_off:b_off + n1] = dz.sum(0)
         bb = M.sum(0)
