@@ -25,10 +25,11 @@ def _problem(seed=0):
 
 
 def _steps(policy, device="cpu", **kw):
-    def make(device):
+    """The same Newton step on the numpy path and on the torch path on `device`."""
+    def make(where):
         return NewtonStep(Scheduler(policy=policy), ClassicalSolver(), EmulatedQLSASolver(0.01), eps=kw.get("eps", 1.0),
                           sparsity=kw.get("sparsity", "offdiag-mass:50"), exact_kappa_max_n=200,
-                          indefinite=kw.get("indefinite", "damping"), device=device)
+                          indefinite=kw.get("indefinite", "damping"), device=where)
     return make(None), make(device)
 
 

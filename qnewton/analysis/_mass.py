@@ -10,9 +10,8 @@ path sorts every row; this kernel finds k by selection instead, in expected O(N)
     Otherwise all of G is in it, then copies of v one at a time until the sum reaches t (answer
     c + |G| + m); if all of E is not enough, s and c take G and E in and W = L.
 
-The first pivot comes from an evenly spaced sample of the row (the value where the sample's
-scaled cumulative sum passes t, a few places lower), so that the first split already leaves a
-small G; later pivots are medians of three. Equal values are interchangeable, so ties need no order. The answer equals the sorting path's
+Pivots are medians of three; the split writes both buffers and advances the matching one
+(no branch to mispredict). Equal values are interchangeable, so ties need no order. The answer equals the sorting path's
 except where a partial sum lies within rounding (about N * 1e-16 relative) of t, which the
 1e-12 slack in t keeps away from real inputs: the sums are taken in another order. Rows whose
 largest entry lies outside [2^-64, 2^64] are first scaled by a power of two (exact), as on the
@@ -25,31 +24,6 @@ import math
 
 import numpy as np
 from numba import njit
-
-
-_SAMPLE = 256
-
-
-@njit(cache=True)
-def _sample_pivot(w, m, t):
-    """A first pivot from an evenly spaced sample of the m values in w: the sample value where
-    the sample's descending cumulative sum, scaled to m values, passes t, moved a few sample
-    places lower so that the entries above the pivot most likely already hold t (then the next
-    rounds work on those alone)."""
-    sample = np.empty(_SAMPLE)
-    for k in range(_SAMPLE):
-        sample[k] = w[(k * m) // _SAMPLE]
-    sample = np.sort(sample)[::-1]
-    scale = m / _SAMPLE
-    acc = 0.0
-    idx = _SAMPLE - 1
-    for k in range(_SAMPLE):
-        acc += sample[k] * scale
-        if acc >= t:
-            idx = k
-            break
-    idx = min(_SAMPLE - 1, idx + 4 + int(2.0 * math.sqrt(idx + 1.0)))
-    return sample[idx]
 
 
 @njit(cache=True)
@@ -80,20 +54,15 @@ def _row_count(row, skip, frac, slack, safe_exp, w, g, low):
     t = frac * total * (1.0 - slack)
     s = 0.0
     c = 0
-    first = True
     while m > 0:
-        if first and m > 4 * _SAMPLE:
-            v = _sample_pivot(w, m, t)
-        else:
-            a = w[0]
-            b = w[m // 2]
-            z = w[m - 1]
-            if a > b:
-                a, b = b, a
-            if b > z:
-                b = z
-            v = a if a > b else b  # median of the three
-        first = False
+        a = w[0]
+        b = w[m // 2]
+        z = w[m - 1]
+        if a > b:
+            a, b = b, a
+        if b > z:
+            b = z
+        v = a if a > b else b  # median of the three
         ng = 0
         nl = 0
         ne = 0

@@ -176,6 +176,24 @@ class TuningResult:
                      if len(values) > 1 and self.chosen.values[name] in (min(values), max(values)))
 
 
+def check_grids(grids: Mapping[str, Mapping[str, Sequence[Any]]], known: Sequence[str], prefix: str = "grids") -> None:
+    """An experiment file's validation grids, checked at the boundary: every method registered,
+    every grid value listed once and at least one, and each grid's names split into train options
+    and method options (`split_values`); one UsageError naming `prefix.method[.name]` otherwise."""
+    from qnewton.errors import UsageError
+    from qnewton.experiments.params import require
+
+    for method, grid in grids.items():
+        require(method in known, f"{prefix}.{method}", f"not a registered method ({', '.join(known)})")
+        for name, values in grid.items():
+            require(len(values) > 0 and len(set(values)) == len(values), f"{prefix}.{method}.{name}",
+                    f"list each value once, at least one, got {list(values)}")
+        try:
+            split_values(method, {k: v[0] for k, v in grid.items()})
+        except ValueError as exc:
+            raise UsageError(str(exc).replace("grids.", f"{prefix}.", 1)) from None
+
+
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values, in order (the last name varies fastest)."""
     names = list(grid)

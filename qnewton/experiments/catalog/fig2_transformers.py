@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qnewton.experiments.catalog.table4_transformers import (COLUMNS, CURVE_COLUMNS, DECISION_COLUMNS, TUNING_TABLE,
+from qnewton.experiments.catalog.table4_transformers import (COLUMNS, CURVES_TABLE, DECISIONS_TABLE, TUNING_TABLE,
                                                              LMParams, plot_curves, train_all)
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 
@@ -96,12 +96,10 @@ EXPERIMENT = Experiment(
     tables=(TableSpec("savings", ("model", "method"), "Fraction of SGD's steps a method saves to reach the lowest "
                       "validation loss both reach (1 - steps / SGD's steps); the paper states 0.75 (BERT), 0.67 (Mistral)",
                       SAVINGS_COLUMNS),
-            TableSpec("curves", ("model", "method", "step"), "Training batch loss and validation loss at each "
-                      "evaluation step", CURVE_COLUMNS),
+            CURVES_TABLE,
             TableSpec("table4", ("model", "method"), "Per run: steps, losses on the validation blocks, MEASURED / MODELED / "
                       "PROJECTED seconds (as in table4-transformers)", COLUMNS),
-            TableSpec("decisions", ("model", "method", "block"), "Per block: Newton steps solved quantum, classical "
-                      "(LU), or first-order", DECISION_COLUMNS),
+            DECISIONS_TABLE,
             TUNING_TABLE),
     run_seed=run_seed,
     plot=plot,

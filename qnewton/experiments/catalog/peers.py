@@ -43,13 +43,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from qnewton.errors import UsageError
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 from qnewton.experiments.training import TrainingParams, as_float, base_config, classical_constant, ledger_rows, time_model
-from qnewton.experiments.tuning import (TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows,
-                                      warmup)
+from qnewton.experiments.tuning import (TUNE_AS, TuningResult, check_grids, method_grid, split_values, tune_family,
+                                      tuning_rows, warmup)
 
 Task = Literal["digits", "breast-cancer", "autoencoder"]
 GridValue = int | float | str | bool
@@ -120,16 +119,8 @@ class PeersParams(TrainingParams):
                 f"must be >= 0 (0 = batch_size), got {self.autoencoder_batch_size}")
         require(all(part.strip().isdigit() and int(part) > 0 for part in self.autoencoder_hidden.split(",")),
                 "autoencoder_hidden", f"must be positive layer sizes separated by commas, got {self.autoencoder_hidden!r}")
-        for prefix, grids in (("grids", self.grids), ("autoencoder_grids", self.autoencoder_grids)):
-            for method, grid in grids.items():
-                require(method in known, f"{prefix}.{method}", f"not a registered method ({', '.join(known)})")
-                for name, values in grid.items():
-                    require(len(values) > 0 and len(set(values)) == len(values), f"{prefix}.{method}.{name}",
-                            f"list each value once, at least one, got {list(values)}")
-                try:
-                    split_values(method, {k: v[0] for k, v in grid.items()})
-                except ValueError as exc:
-                    raise UsageError(str(exc).replace("grids.", f"{prefix}.", 1)) from None
+        check_grids(self.grids, known)
+        check_grids(self.autoencoder_grids, known, "autoencoder_grids")
 
     def compared(self) -> tuple[str, ...]:
         """The methods of this run: `methods`, then the registered `optional_methods`."""

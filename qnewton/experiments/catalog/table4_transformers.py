@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qnewton.errors import UsageError
 from qnewton.experiments.params import require
 from qnewton.experiments.plotting import errorline, figure, save, series
 from qnewton.experiments.spec import Experiment, RunContext, TableSpec, Tables
 from qnewton.experiments.training import as_float, check_profiles, ledger_rows, time_model
-from qnewton.experiments.tuning import TUNE_AS, TuningResult, method_grid, split_values, tune_family, tuning_rows, warmup
+from qnewton.experiments.tuning import (TUNE_AS, TuningResult, check_grids, method_grid, split_values, tune_family,
+                                       tuning_rows, warmup)
 
 GridValue = int | float | str | bool
 LM_MODELS = ("bert-tiny", "mistral-tiny")
@@ -113,15 +113,7 @@ class LMParams:
         require(self.max_newton_block >= 0, "max_newton_block", f"must be >= 0 (0 = the model's default), got {self.max_newton_block}")
         require(0.0 < self.validation_fraction < 1.0, "validation_fraction", f"must lie in (0, 1), got {self.validation_fraction}")
         check_profiles((self.profile,), "profile")
-        for method, grid in self.grids.items():
-            require(method in known, f"grids.{method}", f"not a registered method ({', '.join(known)})")
-            for name, values in grid.items():
-                require(len(values) > 0 and len(set(values)) == len(values), f"grids.{method}.{name}",
-                        f"list each value once, at least one, got {list(values)}")
-            try:
-                split_values(method, {k: v[0] for k, v in grid.items()})
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
+        check_grids(self.grids, known)
         for model in self.models:  # the trainer checks the rest, one line per bad value
             lm_config(self, model, method=self.methods[0], seed=0, name="check", runs_dir=".")
 
@@ -329,6 +321,10 @@ COLUMNS = ("settings", "steps", "steps_to_target", "target_loss", "final_val_los
            "first_order_blocks")
 DECISION_COLUMNS = ("quantum", "classical", "first_order", "newton_steps")
 CURVE_COLUMNS = ("train_loss", "val_loss", "val_accuracy")
+DECISIONS_TABLE = TableSpec("decisions", ("model", "method", "block"), "Per block: Newton steps solved quantum, "
+                            "classical (LU), or first-order (block above max_newton_block)", DECISION_COLUMNS)
+CURVES_TABLE = TableSpec("curves", ("model", "method", "step"), "Training batch loss and validation loss at each "
+                         "evaluation step", CURVE_COLUMNS)
 TUNING_TABLE = TableSpec("tuning", ("model", "family", "candidate"),
                          "Validation sweep on held-out training blocks (family = the tuned method): same budget, reached "
                          "the target loss first, then fewest steps, then lowest held-out loss",
@@ -344,11 +340,7 @@ EXPERIMENT = Experiment(
                       "Table IV here: losses on the VALIDATION blocks (tuning used held-out training blocks); MEASURED "
                       "= wall clock here (threads column); MODELED = quantum cost model at the profile's per-query time; "
                       "PROJECTED = measured - emulated QLSA + modeled", COLUMNS),
-            TableSpec("decisions", ("model", "method", "block"), "Per block: Newton steps solved quantum, classical "
-                      "(LU), or first-order (block above max_newton_block)", DECISION_COLUMNS),
-            TableSpec("curves", ("model", "method", "step"), "Training batch loss and validation loss at each "
-                      "evaluation step", CURVE_COLUMNS),
-            TUNING_TABLE),
+            DECISIONS_TABLE, CURVES_TABLE, TUNING_TABLE),
     run_seed=run_seed,
     plot=plot,
 )
