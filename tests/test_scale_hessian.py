@@ -10,7 +10,8 @@ from qnewton.curvature.hessian import (block_curvature, dense_reference_hessian,
 from qnewton.train.models import MLP
 
 
-@pytest.mark.parametrize("sizes,activation", [((12, 5, 4), "tanh"), ((9, 4, 3, 5), "relu"), ((9, 4, 3, 5), "tanh")])
+@pytest.mark.parametrize("sizes,activation", [((12, 5, 4), "tanh"), ((12, 5, 4), "relu"), ((9, 4, 3, 5), "relu"),
+                                              ((9, 4, 3, 5), "tanh")])
 @pytest.mark.parametrize("mode", ["full", "layer", "tensor"])
 def test_kronecker_hessian_equals_generic(sizes, activation, mode):
     torch.manual_seed(1)
