@@ -126,3 +126,18 @@ def test_validated_matrices_are_not_rescanned(monkeypatch):
     R = _validate.mark_validated(H + np.eye(120))
     with pytest.raises(ValueError):
         R[0, 0] = 5.0  # read-only: the validation cannot go stale
+
+
+def test_max_abs_is_remembered_only_for_validated_matrices():
+    from qnewton.analysis._validate import _MAX_ABS
+    from qnewton.analysis.scaling import max_abs
+
+    plain = np.array([[1.0, -3.0], [-3.0, 2.0]])
+    assert max_abs(plain) == 3.0 and id(plain) not in _MAX_ABS
+    A = _validate.mark_validated(plain.copy())
+    assert max_abs(A) == 3.0 and _MAX_ABS[id(A)] == 3.0
+    A.flags.writeable = True  # a reused buffer: no longer validated, its cached value not used
+    A[0, 1] = A[1, 0] = -7.0
+    assert max_abs(A) == 7.0
+    _validate.mark_validated(A)  # marked again: the stale value is gone
+    assert id(A) not in _MAX_ABS and max_abs(A) == 7.0

@@ -7,6 +7,7 @@ import weakref
 
 import numpy as np
 
+from qnewton.analysis import scaling as _scaling
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent
 from qnewton.errors import UsageError
 
@@ -27,8 +28,40 @@ def mark_validated(A: np.ndarray) -> np.ndarray:
     every later check of the same object (sparsity, pruning, scheduler, kappa estimate) is O(1)."""
     A.flags.writeable = False
     key = id(A)
-    _VALIDATED[key] = weakref.ref(A, lambda _ref, key=key: _VALIDATED.pop(key, None))
+
+    def forget(_ref: object, key: int = key) -> None:
+        _VALIDATED.pop(key, None)
+        _MAX_ABS.pop(key, None)
+
+    _VALIDATED[key] = weakref.ref(A, forget)
+    _MAX_ABS.pop(key, None)
     return A
+
+
+#: max|A_ij| of validated (read-only) matrices, by id, computed once (`known_max_abs`): the kappa
+#: bound, the solvers' power-of-two scaling and the damping rule each ask for it.
+_MAX_ABS: dict[int, float] = {}
+
+
+def known_max_abs(A: object) -> float | None:
+    """max|A_ij| of a validated matrix if it was computed before, else None."""
+    return _MAX_ABS.get(id(A)) if is_validated(A) else None
+
+
+def remember_max_abs(A: object, value: float) -> None:
+    """Keep max|A_ij| of A when A is a validated (hence read-only) matrix; otherwise do nothing."""
+    if is_validated(A):
+        _MAX_ABS[id(A)] = float(value)
+
+
+class _MaxAbsCache:
+    """`qnewton.analysis.scaling.max_abs`'s cache of validated matrices."""
+
+    get = staticmethod(known_max_abs)
+    put = staticmethod(remember_max_abs)
+
+
+_scaling.MAX_ABS_CACHE[0] = _MaxAbsCache()
 
 
 def is_validated(A: object) -> bool:

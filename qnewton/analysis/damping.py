@@ -37,7 +37,8 @@ products in different orders), so both paths damp with the same mu and give the 
 
 A proof of indefiniteness before any factorization: theta + r < 0 means an eigenvalue in
 [theta - r, theta + r] is negative (`proves_indefinite`), so a failing Cholesky test need not be
-run (the Newton step uses this at large N; module `qnewton.newton.step`).
+run (the Newton step uses this after a failed float32 factorization, which alone does not prove
+A indefinite; `qnewton.newton.step.definiteness_factor`).
 """
 
 from __future__ import annotations

@@ -248,14 +248,17 @@ def _rows_to_expand(A: np.ndarray, r: np.ndarray, fill: np.ndarray, keys: np.nda
     return unsafe[sub.any(axis=1)]
 
 
-def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep") -> np.ndarray:
+def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep",
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Symmetric magnitude pruning (paper Sec. IV-D): at most d nonzeros per row, exactly symmetric.
 
     A: symmetric float matrix (up to 1e-10 relative rounding; the kept values are taken from the
     upper triangle and mirrored). d: target oracle sparsity, an integer >= 1; diagonal entries
     count toward it. diagonal: "keep" (default, every nonzero diagonal entry kept) or "compete"
     (the paper's literal rule). With diagonal="keep", a row whose diagonal is nonzero holds the
-    diagonal plus at most d - 1 off-diagonal entries.
+    diagonal plus at most d - 1 off-diagonal entries. out: a writeable C-ordered float64 array of
+    A's shape (not A itself) to write the result into instead of a new one (the Newton step reuses
+    one from block to block: a fresh 1.2 GiB array costs its page faults again every time).
     """
     d = _check_d(d)
     if diagonal not in ("keep", "compete"):
@@ -274,7 +277,9 @@ def symmetric_prune(A: np.ndarray, d: int, *, diagonal: DiagonalMode = "keep") -
         kept_rows, kept_cols = _compiled_greedy(np.ascontiguousarray(arr), d, counts, diagonal == "compete", band, 0)
     else:
         kept_rows, kept_cols = _greedy_numpy(arr, d, counts, diag_nonzero, diagonal)
-    out = np.empty(arr.shape)  # empty + fill: numpy's huge-page path, far fewer page faults than zeros
+    if not (out is not None and out.shape == arr.shape and out.dtype == np.float64 and out.flags.c_contiguous
+            and out.flags.writeable and not np.may_share_memory(out, arr)):
+        out = np.empty(arr.shape)  # empty + fill: numpy's huge-page path, far fewer page faults than zeros
     out.fill(0.0)
     if diagonal == "keep":
         idx = np.flatnonzero(diag_nonzero)

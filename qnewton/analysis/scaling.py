@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
 
 #: Arrays whose largest entry lies in [2^-SAFE_EXPONENT, 2^SAFE_EXPONENT] are used as they are
@@ -26,10 +28,24 @@ def binary_exponent(x: float) -> int:
 
 
 def max_abs(a: np.ndarray) -> float:
-    """max |a_i| without a temporary |a| array (0.0 for an empty array)."""
+    """max |a_i| without a temporary |a| array (0.0 for an empty array). For a matrix the Newton
+    step validated (read-only, `qnewton.analysis._validate.mark_validated`) the value is computed
+    once and remembered (through the cache that module installs in `MAX_ABS_CACHE`)."""
     if a.size == 0:
         return 0.0
-    return max(abs(float(a.max())), abs(float(a.min())))
+    cache = MAX_ABS_CACHE[0]
+    known = cache.get(a) if cache is not None else None
+    if known is not None:
+        return known
+    value = max(abs(float(a.max())), abs(float(a.min())))
+    if cache is not None:
+        cache.put(a, value)
+    return value
+
+
+#: [cache or None]: an object with get(a) -> float | None and put(a, value), installed by
+#: `qnewton.analysis._validate` (which imports this module, so this one cannot import it).
+MAX_ABS_CACHE: list[Any] = [None]
 
 
 def power_of_two_scaled(a: np.ndarray, *, window: int = SAFE_EXPONENT, always: bool = False) -> tuple[np.ndarray, int]:

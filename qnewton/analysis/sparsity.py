@@ -171,4 +171,7 @@ def row_nonzeros(A: "np.ndarray | Any") -> np.ndarray:
     arr = np.asarray(A)
     if arr.ndim != 2:
         raise UsageError(f"A: must be a 2-D matrix, got shape {arr.shape}")
-    return np.count_nonzero(arr, axis=1).astype(np.int64)
+    # in row chunks: count_nonzero makes a boolean copy of what it counts
+    step = max(1, (1 << 22) // max(1, arr.shape[1]))
+    return np.concatenate([np.count_nonzero(arr[i:i + step], axis=1) for i in range(0, arr.shape[0], step)]
+                          or [np.zeros(0, dtype=np.int64)]).astype(np.int64)

@@ -68,6 +68,7 @@ def newton_step(ctx: MethodContext, policy: Policy) -> NewtonStep:
         fallback_scale=float(o["sgd_lr"]) / float(o["newton_lr"]),
         indefinite=o.get("indefinite", "damping"),
         damping_start=o.get("damping_start", "lanczos"),
+        factor_precision=o.get("factor_precision", "auto"),
     )
 
 
@@ -92,8 +93,8 @@ def _newton(ctx: MethodContext, policy: Policy) -> torch.optim.Optimizer:
                    max_newton_block=int(o.get("max_newton_block") or 0))
 
 
-_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "damping_start", "kappa_method",
-                   "blocks", "curvature", "device", "max_newton_block")
+_NEWTON_OPTIONS = ("sgd_steps", "sgd_lr", "newton_lr", "eps", "sparsity", "indefinite", "damping_start",
+                   "factor_precision", "kappa_method", "blocks", "curvature", "device", "max_newton_block")
 
 # noise ids 1-3: the ids these methods have always had, so their emulated-QLSA noise (and results) stay put
 METHODS = [

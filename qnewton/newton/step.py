@@ -99,6 +99,11 @@ the MEASURED stages: the factorization's seconds go to the first stage that uses
 beyond the test: kappa_estimate for P's factor when the bound used it, else solve when the
 solver used it; a factor only the test used stays in regularize_prune. So with d = N (P is R) or
 prune_classical, kappa_estimate holds the factorization and solve only the triangular solves.
+Precision (`factor_precision`, `definiteness_factor`): "float64", or "mixed" (float32 factor,
+float64-refined solves, certified as a definiteness test by one refined solve against the block's
+g; a float64 test wherever the float32 one is in doubt; `qnewton.analysis.factor`), or "auto"
+(default: mixed from N = MIXED_MIN_N on). The large arrays of a solve (the float32 factors and P)
+go back to the process's `Workspace` afterwards and are written over by the next step.
 Each matrix the step builds (R, P, a damped matrix) is checked once where it is made and then
 marked read-only and validated (`qnewton.analysis._validate.mark_validated`), so sparsity,
 pruning, the scheduler and the estimator do not re-scan its N^2 entries.
@@ -123,7 +128,8 @@ import scipy.linalg
 
 from qnewton.analysis._validate import mark_validated
 from qnewton.analysis.damping import LambdaMinEstimate, damping_shift, lambda_min_estimate
-from qnewton.analysis.factor import CholeskyFactor, cholesky
+from qnewton.analysis.factor import (FACTOR_PRECISIONS, MIXED_MIN_N, CholeskyFactor, cholesky, cholesky_mixed,
+                                     resolve_precision)
 from qnewton.analysis.pruning import choose_sparsity, symmetric_prune
 from qnewton.analysis.regularize import regularize
 from qnewton.analysis.scaling import SAFE_EXPONENT, binary_exponent, max_abs
@@ -217,19 +223,54 @@ def damp_to_definite(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *,
     return fixed, mu, attempts
 
 
+def definiteness_factor(A: np.ndarray, precision: str = "float64", rhs: np.ndarray | None = None, *,
+                        estimate_first: bool = False, workspace: "Workspace | None" = None,
+                        ) -> tuple[CholeskyFactor | None, LambdaMinEstimate | None, int]:
+    """(factor, estimate, factorizations): the definiteness test of A as one Cholesky factorization
+    whose factor is kept (None: A is not positive definite in float64).
+
+    precision "float64": `cholesky(A)`. "mixed" (and "auto" from MIXED_MIN_N on): the float32
+    factor certified by a refined solve against rhs (`qnewton.analysis.factor`, "Mixed
+    precision"); when the refinement does not converge, or spotrf fails, the float64 test decides,
+    since a float32 failure alone does not prove A indefinite. estimate_first: after a failed
+    float32 factorization, first a Lanczos estimate of lambda_min (`qnewton.analysis.damping`);
+    theta + r < 0 proves A indefinite and the float64 test is skipped (the estimate is returned
+    for the damping search, which needs it anyway). workspace: where the float32 array to factor
+    in comes from (`Workspace`)."""
+    if resolve_precision(precision, int(A.shape[0])) == "float64":
+        return cholesky(A), None, 1
+    work = None if workspace is None else workspace.take(A.shape, np.float32, "F")
+    factor, status = cholesky_mixed(A, rhs, work=work)
+    if factor is None and workspace is not None:
+        workspace.give(work)
+    if factor is not None:
+        return factor, None, 1
+    estimate = None
+    if status == "float32-failed" and estimate_first:
+        scale = float(max_abs(A)) if A.size else 0.0
+        if 0 < scale < math.inf and abs(binary_exponent(scale)) <= SAFE_EXPONENT:
+            estimate = lambda_min_estimate(A)
+        if estimate is not None and estimate.proves_indefinite():
+            return None, estimate, 1
+    return cholesky(A), estimate, 2
+
+
 def damp_factored(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *, known_indefinite: bool = False,
-                  start: str = "doubling", estimate: LambdaMinEstimate | None = None,
+                  start: str = "doubling", estimate: LambdaMinEstimate | None = None, precision: str = "float64",
+                  rhs: np.ndarray | None = None, workspace: "Workspace | None" = None,
                   ) -> tuple[np.ndarray, float, int, CholeskyFactor | None, LambdaMinEstimate | None]:
     """(A + mu I, mu, attempts, Cholesky factor of the returned matrix or None, the lambda_min
     estimate or None): the damping search of `damp_to_definite` (module docstring, "Indefinite
     systems"). With start "lanczos", mu = `damping_shift(estimate)` and the one factorization that
     verifies A + mu I is kept for the kappa bound and the solver (attempts 2 with the failed test);
     if it fails (the estimate missed lambda_min), the doubling rule continues from 2 mu and the
-    result is as with "doubling" (no factor kept). estimate: one already computed for A."""
+    result is as with "doubling" (no factor kept). estimate: one already computed for A.
+    precision, rhs: how the kept factorizations are made (`definiteness_factor`); the doubling
+    tries stay float64 tests."""
     if start not in DAMPING_STARTS:
         raise UsageError(f"damping_start: must be one of {', '.join(DAMPING_STARTS)}, got {start!r}")
     if not known_indefinite:
-        factor = cholesky(A)
+        factor, _, _ = definiteness_factor(A, precision, rhs, workspace=workspace)
         if factor is not None:
             return A, 0.0, 1, factor, None
     scale = float(max_abs(A)) if A.size else 0.0
@@ -244,7 +285,7 @@ def damp_factored(A: np.ndarray, max_attempts: int = DAMPING_MAX_ATTEMPTS, *, kn
         if estimate is not None:
             shift = damping_shift(estimate, beta)
             damped = _shifted(A, shift)
-            factor = cholesky(damped)
+            factor, _, _ = definiteness_factor(damped, precision, rhs, workspace=workspace)
             if factor is not None:
                 return damped, shift, 2, factor, estimate
             del damped
@@ -282,6 +323,73 @@ def _check_device(device: Any, scheduler: Scheduler) -> Any:
     return dev
 
 
+class Workspace:
+    """Large N x N arrays handed from one block's solve to the next instead of being allocated
+    afresh: the float32 arrays the mixed-precision factors are made in and the pruned matrix P.
+    A fresh 1.2 GiB array costs its page faults on first write (0.2-1.7 s at N = 12,730 here,
+    depending on how fragmented memory is); a reused one does not. At most `per_kind` arrays of
+    each (shape, dtype, order) are kept, and only from N = min_n (MIXED_MIN_N) on. An array is given back
+    only when nothing but the step refers to it; it is then writeable again and its old contents
+    are garbage."""
+
+    def __init__(self, per_kind: int = 2, min_n: int = MIXED_MIN_N) -> None:
+        self.per_kind = int(per_kind)
+        self.min_n = int(min_n)
+        self._free: dict[tuple[tuple[int, ...], str, str], list[np.ndarray]] = {}
+
+    @staticmethod
+    def _key(shape: tuple[int, ...], dtype: Any, order: str) -> tuple[tuple[int, ...], str, str]:
+        return tuple(int(n) for n in shape), np.dtype(dtype).str, order
+
+    def take(self, shape: tuple[int, ...], dtype: Any, order: str) -> np.ndarray | None:
+        """A kept array of that shape, dtype and order ("C" or "F"), or None."""
+        free = self._free.get(self._key(shape, dtype, order))
+        return free.pop() if free else None
+
+    def give(self, arr: np.ndarray | None, *, references: int = 0) -> None:
+        """Keep `arr` for a later take(). references: how many references to it the caller still
+        holds besides the argument (the array is kept only when there are no others)."""
+        import sys
+
+        if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[0] < self.min_n or not arr.flags.owndata:
+            return
+        if sys.getrefcount(arr) > 2 + references:  # the argument and getrefcount's own
+            return
+        order = "C" if arr.flags.c_contiguous else "F" if arr.flags.f_contiguous else None
+        if order is None:
+            return
+        free = self._free.setdefault(self._key(arr.shape, arr.dtype, order), [])
+        if len(free) < self.per_kind and not any(a is arr for a in free):
+            arr.flags.writeable = True
+            free.append(arr)
+
+    def clear(self) -> None:
+        self._free.clear()
+
+
+#: The one workspace of this process: every NewtonStep (each method of a run has its own) takes
+#: from and gives to it, so at most 2 arrays of each kind stay allocated between steps
+#: (2.5 GiB at N = 12,730: two float32 factors and one P). `release_workspace()` frees them.
+_WORKSPACE = Workspace()
+
+
+def release_workspace() -> None:
+    """Free the arrays the Newton steps of this process keep for reuse (`Workspace`)."""
+    _WORKSPACE.clear()
+
+
+def _factor_record(factor: CholeskyFactor | None) -> dict[str, Any] | None:
+    """The ledger's description of a kept factor: its precision, and for a mixed-precision one the
+    refinement steps of its solves and whether a float64 factorization replaced it."""
+    if factor is None:
+        return None
+    out: dict[str, Any] = {"precision": factor.precision}
+    if factor.precision == "mixed":
+        out["refinement_steps"] = int(getattr(factor, "refinement_steps", 0))
+        out["float64_fallback"] = getattr(factor, "fallback", None) is not None
+    return out
+
+
 def _solve(solver: LinearSolver, A: np.ndarray, g: np.ndarray, decision: Any,
            factor: CholeskyFactor | None) -> Any:
     """solver.solve(A, g[, decision]), handing over the shared Cholesky factor of A when the solver
@@ -315,6 +423,7 @@ class NewtonStep:
         indefinite: str = "damping",
         device: Any = None,
         damping_start: str = "lanczos",
+        factor_precision: str = "auto",
     ) -> None:
         if not isinstance(scheduler, Scheduler):
             raise UsageError(f"scheduler: must be a qnewton.newton.Scheduler, got {type(scheduler).__name__}")
@@ -335,6 +444,10 @@ class NewtonStep:
             raise UsageError(f"damping_start: must be one of {', '.join(DAMPING_STARTS)}, got {damping_start!r}")
         self.indefinite = str(indefinite)
         self.damping_start = str(damping_start)
+        if factor_precision not in FACTOR_PRECISIONS:
+            raise UsageError(f"factor_precision: must be one of {', '.join(FACTOR_PRECISIONS)}, got {factor_precision!r}")
+        self.factor_precision = str(factor_precision)
+        self.workspace = _WORKSPACE
         self.device = _check_device(device, scheduler)
         self.damping_schedule = (DAMPING_BETA, DAMPING_MAX_ATTEMPTS)
 
@@ -345,21 +458,28 @@ class NewtonStep:
         fixed, fix, _ = self._treat_factored(A, unpruned=unpruned, shift=shift)
         return fixed, fix
 
-    def _treat_factored(self, A: np.ndarray, *, unpruned: bool,
-                        shift: float | None = None) -> tuple[np.ndarray, dict[str, Any] | None, CholeskyFactor | None]:
+    def _treat_factored(self, A: np.ndarray, *, unpruned: bool, shift: float | None = None,
+                        rhs: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any] | None, CholeskyFactor | None]:
         """`_treat`, plus the Cholesky factor of the returned matrix when the treatment produced it
         (A positive definite as it is: the test IS the factorization that the kappa bound and the
         solvers reuse; or the damped A + mu I whose factorization verified the Lanczos start). None
-        with "none", after saddle-free, or after damping by doubling."""
+        with "none", after saddle-free, or after damping by doubling. rhs: the right-hand side that
+        certifies a mixed-precision factor (`definiteness_factor`)."""
         if self.indefinite == "none":
             return A, None, None
-        factor = cholesky(A)
+        lanczos = self.indefinite == "damping" and self.damping_start == "lanczos"
+        factor, estimate, tries = definiteness_factor(A, self.factor_precision, rhs, estimate_first=lanczos,
+                                                      workspace=self.workspace)
         if factor is not None:
             return A, None, factor
         if unpruned and self.indefinite == "saddle-free":
             fixed, mu, attempts = damp_to_definite(saddle_free(A, self.eps if shift is None else shift))
-            return mark_validated(fixed), {"method": "saddle-free", "mu": mu if mu else None, "attempts": attempts + 1}, None
-        fixed, mu, attempts, factor, estimate = damp_factored(A, known_indefinite=True, start=self.damping_start)
+            return mark_validated(fixed), {"method": "saddle-free", "mu": mu if mu else None,
+                                           "attempts": attempts + tries}, None
+        fixed, mu, attempts, factor, estimate = damp_factored(A, known_indefinite=True, start=self.damping_start,
+                                                              estimate=estimate, precision=self.factor_precision,
+                                                              rhs=rhs, workspace=self.workspace)
+        attempts += tries - 1
         fix = {"method": "damping", "mu": mu, "attempts": attempts, "start": self.damping_start,
                "lambda_min_estimate": None if estimate is None else estimate.to_dict()}
         return mark_validated(fixed), fix, factor
@@ -378,11 +498,13 @@ class NewtonStep:
         solved column by column by the quantum solver. Returns (x, ledger fields, decision, fix)."""
         t0 = time.perf_counter()
         R = mark_validated(R)
-        R, fix_r, factor_r = self._treat_factored(R, unpruned=True, shift=shift)
+        R, fix_r, factor_r = self._treat_factored(R, unpruned=True, shift=shift, rhs=b)
         d = choose_sparsity(R, self.sparsity)
         pruned = d < R.shape[0]
-        P = mark_validated(symmetric_prune(R, d)) if pruned else R
-        P, fix_p, factor_p = self._treat_factored(P, unpruned=False) if pruned else (P, None, factor_r)
+        pruned_buffer = self.workspace.take(R.shape, np.float64, "C") if pruned else None
+        P = mark_validated(symmetric_prune(R, d, out=pruned_buffer)) if pruned else R
+        pruned_buffer = P if pruned else None
+        P, fix_p, factor_p = self._treat_factored(P, unpruned=False, rhs=b) if pruned else (P, None, factor_r)
         t1 = time.perf_counter()
         # Shared factorizations (module docstring): each one's seconds are moved out of
         # regularize_prune into the first stage that uses it (kappa bound, then solve).
@@ -420,6 +542,9 @@ class NewtonStep:
         if used is not None and result.info.get("shared_factor") and id(used) in unclaimed:
             t3 += unclaimed.pop(id(used)).seconds
         stages["regularize_prune"] += sum(f.seconds for f in unclaimed.values())  # only the definiteness test used it
+        factorization = {"R": _factor_record(factor_r), "P": _factor_record(factor_p) if pruned else "R"}
+        buffers = [f.c for f in {id(f): f for f in (factor_r, factor_p) if f is not None}.values()
+                   if f.precision == "mixed" and f.fallback is None]
         del factor_r, factor_p, used, unclaimed
         stages["solve"] += t3 - t2
         # diagnostics for the ledger, outside every timed stage
@@ -430,8 +555,15 @@ class NewtonStep:
         fields = decision_record(n=P.shape[0], sparsity=d, decision=decision, kappa_true=kappa_true,
                                  solved_unpruned=solved is R, classical_on_unpruned=classical_matrix is R,
                                  result=result, fix=fix)
-        x = np.asarray(result.x, dtype=np.float64)
-        return x.reshape(b.shape), fields, decision, fix
+        fields["factorization"] = factorization
+        x = np.asarray(result.x, dtype=np.float64).reshape(b.shape)
+        # the large arrays of this system go back to the workspace (each only if nothing else holds it)
+        del P, R, solved, result
+        while buffers:
+            self.workspace.give(buffers.pop())
+        if pruned_buffer is not None:
+            self.workspace.give(pruned_buffer, references=1)
+        return x, fields, decision, fix
 
     def _solve_columns(self, P: np.ndarray, B: np.ndarray, decision: Any) -> Any:
         """The quantum solver run once per column of B (one solution state each), with the decision's

@@ -70,9 +70,12 @@ class ClassicalSolver:
         info: dict[str, Any] = {}
         x = None
         if shared is not None and ea == 0:
-            x = shared.solve(b)
-            info["factorization"] = "cholesky"
-            info["shared_factor"] = True
+            try:  # a mixed-precision factor refines in float64 and may find A not positive definite
+                x = shared.solve(b)
+                info["factorization"] = "cholesky"
+                info["shared_factor"] = True
+            except np.linalg.LinAlgError:
+                x = None
         if x is None and self.try_cholesky:
             try:
                 factor = scipy.linalg.cho_factor(A, lower=True, check_finite=False)

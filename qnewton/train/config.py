@@ -34,6 +34,7 @@ Activation = Literal["tanh", "relu"]
 ReadoutName = Literal["free", "swap-test"]
 IndefiniteName = Literal["damping", "saddle-free", "none"]
 DampingStartName = Literal["lanczos", "doubling"]
+FactorPrecisionName = Literal["auto", "float64", "mixed"]
 ClassicalModelName = Literal["lu", "cg", "best"]
 QuantumSolverName = Literal["emulated", "circuit"]
 CircuitMethodName = Literal["hhl", "qsvt"]
@@ -164,6 +165,12 @@ class TrainConfig:
                                            "factorization) or doubling (mu doubled from a small value, one "
                                            "factorization per try; the rule of earlier versions)",
                                            get_args(DampingStartName))
+    factor_precision: FactorPrecisionName = _opt("auto", "precision of the Cholesky factorizations of the Newton step "
+                                                 "(definiteness tests, kappa bound, solves): float64, mixed (float32 "
+                                                 "factor, every solve refined to float64 accuracy, a float64 "
+                                                 "factorization where refinement does not converge) or auto (mixed "
+                                                 "from N = 4096 on, float64 below); CPU path only",
+                                                 get_args(FactorPrecisionName))
     kappa_method: KappaMethod = _opt("bound", "condition-number estimator the scheduler uses (bound = paper's "
                                      "determinant/trace bound)", get_args(KappaMethod))
     exact_kappa_max_n: int = _opt(256, "record the exact kappa (eigvalsh) in the ledger for blocks up to this size")

@@ -83,7 +83,7 @@ def resume_plan(config: TrainConfig, method: str, data: Dataset | Task, run_dir:
 
 #: Options whose default changed after their introduction, with the value that reproduces a run
 #: whose config.json predates them (a missing key means the run was made with the old behaviour).
-LEGACY_DEFAULTS: dict[str, Any] = {"indefinite": "none", "damping_start": "doubling"}
+LEGACY_DEFAULTS: dict[str, Any] = {"indefinite": "none", "damping_start": "doubling", "factor_precision": "float64"}
 
 
 def _read_config_json(run_dir: str | Path) -> dict[str, Any]:
