@@ -26,7 +26,11 @@ does not). The benchmark also counts the dense factorizations of size N that ran
 (scipy cho_factor, cholesky, lu_factor, ldl, failed ones included) and splits the ratio into
 them and everything else. With the default pruned P != R the step does at least two
 factorizations (R for its test and the classical solve, P for its test, the kappa bound and the
-emulated QLSA), so the ratio is 2 plus the rest.
+emulated QLSA), so the ratio is 2 plus the rest when those are float64 factorizations. With
+--factor-precision auto (the default, as in the trainer) or mixed, the step factors at N >= 4096 in
+float32 and refines every solve to float64 accuracy (qnewton.analysis.factor, "Mixed precision");
+the unit stays ONE FLOAT64 factorization, and the time of one float32 factorization of the same N is
+printed beside it. --factor-precision float64 measures the step of earlier versions.
 
 Memory: a 12,730^2 float64 Hessian is 1.21 GiB. The step keeps R, its Cholesky factor, P and its
 factor (four N^2 arrays) at its peak; R is built in the input H's memory (the step owns H here). The peak resident
@@ -81,10 +85,12 @@ def _sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = None) -> float:
-    """Best wall-clock seconds of one float64 Cholesky factorization (scipy cho_factor, the classical
-    solver's factorization) of an N x N symmetric positive definite matrix (random entries in
-    [-1, 1], symmetrized, plus N on the diagonal: positive definite by Gershgorin's theorem)."""
+def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = None,
+                     dtype: type = np.float64) -> float:
+    """Best wall-clock seconds of one Cholesky factorization (scipy cho_factor, the classical
+    solver's factorization; float64 unless `dtype`) of an N x N symmetric positive definite matrix
+    (random entries in [-1, 1], symmetrized, plus N on the diagonal: positive definite by
+    Gershgorin's theorem)."""
     import scipy.linalg
 
     rng = np.random.default_rng(0)
@@ -92,6 +98,7 @@ def cholesky_seconds(n: int, repeats: int = 1, device: torch.device | None = Non
     a += a.T
     a *= 0.5
     a[np.diag_indices(n)] += n
+    a = a.astype(dtype)
     best = math.inf
     if device is not None:  # the device path's factorization: torch.linalg.cholesky_ex on the device
         at = torch.from_numpy(a).to(device)
@@ -135,15 +142,16 @@ class FactorizationCounter:
 
             def counted(a, *args, _real=real, _name=name, **kw):
                 big = getattr(a, "ndim", 0) == 2 and a.shape[0] >= self.min_n
+                label = _name if getattr(a, "dtype", np.float64) == np.float64 else f"{_name} {a.dtype}"
                 t = time.perf_counter()
                 try:
                     out = _real(a, *args, **kw)
                 except Exception:
                     if big:
-                        self.calls.append((_name, int(a.shape[0]), time.perf_counter() - t, False))
+                        self.calls.append((label, int(a.shape[0]), time.perf_counter() - t, False))
                     raise
                 if big:
-                    self.calls.append((_name, int(a.shape[0]), time.perf_counter() - t, True))
+                    self.calls.append((label, int(a.shape[0]), time.perf_counter() - t, True))
                 return out
 
             setattr(scipy.linalg, name, counted)
@@ -158,7 +166,7 @@ class FactorizationCounter:
 
 def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, chunk: int | None, repeats: int,
           sparsity: str = "mass:50", device: torch.device | None = None, eps: float = 1.0,
-          damping_start: str = "lanczos") -> dict:
+          damping_start: str = "lanczos", factor_precision: str = "auto") -> dict:
     from qnewton.calibrate import classical_cost_model
     from qnewton.costs.quantum import QuantumCostModel
     from qnewton.costs.query_time import PAPER_GATE_TIME, GateTimeModel
@@ -175,7 +183,8 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
                           quantum=QuantumCostModel(query_time=GateTimeModel(PAPER_GATE_TIME)),
                           classical=classical_cost_model("lu")[0])
     step = NewtonStep(scheduler, ClassicalSolver(), EmulatedQLSASolver(0.01), eps=eps, sparsity=sparsity,
-                      exact_kappa_max_n=0, device=device, damping_start=damping_start)
+                      exact_kappa_max_n=0, device=device, damping_start=damping_start,
+                      factor_precision=factor_precision)
     out: dict = {"model": "-".join(map(str, sizes)), "parameters": model.num_parameters(), "blocks": blocks,
                  "block_sizes": [b.size for b in blk], "hessian_dtype": str(dtype).replace("torch.", ""),
                  "policy": policy, "runs": []}
@@ -220,7 +229,7 @@ def bench(sizes: tuple[int, ...], blocks: str, dtype: torch.dtype, policy: str, 
         out["decisions"] = res.decision_counts
         out["block_records"] = [{k: b[k] for k in ("n", "sparsity", "log_kappa_estimate", "decision",
                                                     "quantum_seconds_model", "classical_seconds_model",
-                                                    "indefinite_fix")}
+                                                    "indefinite_fix", "factorization")}
                                 for b in res.blocks]
         del res
     best = {k: min(run[k] for run in out["runs"]) for k in out["runs"][0]}
@@ -248,6 +257,9 @@ def main() -> None:
                     "leaves the random-init Hessian indefinite, so the damping search is measured)")
     ap.add_argument("--damping-start", default="lanczos", choices=["lanczos", "doubling"],
                     help="where the damping search of an indefinite block starts (the trainer's default: lanczos)")
+    ap.add_argument("--factor-precision", default="auto", choices=["auto", "float64", "mixed"],
+                    help="precision of the step's Cholesky factorizations (the trainer's default: auto, mixed "
+                         "float32/float64 from N = 4096 on; CPU path only)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
     from qnewton.newton.torch_path import resolve_device
@@ -272,7 +284,7 @@ def main() -> None:
               f"Hessian dtype {args.dtype}" + (f", chunk {chunk}" if chunk else ""))
         t_chol_before = cholesky_seconds(n_params, device=device) if n_params > 4000 else None
         r = bench(sizes, args.blocks, dtype, args.policy, chunk, args.repeats, args.sparsity, device, args.eps,
-                  args.damping_start)
+                  args.damping_start, args.factor_precision)
         results.append(r)
         for k, v in r["best_seconds"].items():
             print(f"  {k:>17}: {v:9.4f} s")
@@ -292,6 +304,11 @@ def main() -> None:
         print(f"  one float64 Cholesky of N = {n_params}: {t_chol:.4f} s{both}, {where}, load average "
               f"{os.getloadavg()[0]:.2f}; Newton step (hessian through solve) = {newton:.4f} s = "
               f"{newton / t_chol:.2f} Cholesky factorizations")
+        if device is None and n_params > 4000:
+            t32 = cholesky_seconds(n_params, dtype=np.float32)
+            r["cholesky_float32_seconds"] = t32
+            print(f"  one float32 Cholesky of the same N (what --factor-precision mixed factors in): {t32:.4f} s = "
+                  f"{t32 / t_chol:.2f} float64 Cholesky factorizations")
         mm = r["matmul_equivalent"]
         print(f"  Hessian matmul FLOPs {r['hessian_matmul_flops']:.3e}; same-FLOP matmul n={mm['n']} takes "
               f"{mm['seconds']:.4f} s; ratio hessian/matmul = {mm['ratio_hessian_over_matmul']:.1f}")
@@ -308,6 +325,7 @@ def main() -> None:
                   f"{rest:.2f} s = {rest / t_chol:.2f} Cholesky")
             r["ratio_split"] = {"factorizations": len(calls), "factorization_seconds": fsec, "other_seconds": rest}
         for rec in r["block_records"]:
+            print(f"  block n={rec['n']}: factorizations {rec.get('factorization')}")
             if rec.get("indefinite_fix"):
                 print(f"  block n={rec['n']}: indefinite, fix {rec['indefinite_fix']}")
     if args.json:
