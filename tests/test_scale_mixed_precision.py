@@ -184,3 +184,15 @@ def test_workspace_keeps_no_array_someone_else_holds():
     small = Workspace()  # the default keeps only arrays from N = 4096 on
     small.give(np.zeros((50, 50)))
     assert small.take((50, 50), np.float64, "C") is None
+
+
+def test_a_failed_float32_attempt_gives_its_array_back():
+    from qnewton.newton.step import Workspace
+
+    ws = Workspace(min_n=0)
+    A, b = _spectrum_matrix(300, -0.05, seed=8)
+    ws.give(np.empty((300, 300), dtype=np.float32, order="F"))
+    kept = id(ws._free[((300, 300), "<f4", "F")][0])  # no reference held here: it may go back
+    factor, estimate, _ = definiteness_factor(A, "mixed", b, estimate_first=True, workspace=ws)
+    assert factor is None and estimate.proves_indefinite()
+    assert id(ws.take((300, 300), np.float32, "F")) == kept

@@ -42,8 +42,8 @@ def symmetric_part(A, out, limit, tile=64):
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def max_row_abs_sum(A):
     """max_i sum_j |A_ij| (the infinity norm) in one pass over A, with no temporary array; the row
-    sums are vectorized (reassociation allowed: summation order not fixed, so the last bits may differ from
-    numpy's), which is fine for the tolerance it sets."""
+    sums are vectorized (reassociation allowed: the summation order is not fixed, so the last bits
+    may differ from numpy's), which is fine for the tolerance it sets."""
     best = 0.0
     for i in range(A.shape[0]):
         s = 0.0

@@ -39,11 +39,10 @@ float64. log det A comes from the float32 pivots (measured at N = 12,730 on real
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import math
 
 import numpy as np
 import scipy.linalg
@@ -105,9 +104,10 @@ class CholeskyFactor:
 class MixedCholeskyFactor(CholeskyFactor):
     """A ~ L32 L32^T with L32 float32, solves refined in float64 against `of` (module docstring,
     "Mixed precision"). `c` holds L32^T as the upper factor in Fortran order (the factorization of
-    A^T read through its upper triangle, i.e. A's lower triangle, with no transposing copy). refinement_steps: the refinement steps of every solve so far;
-    fallback: the float64 factor made when a refinement did not converge (then used for every
-    later solve); its seconds are MEASURED where the solve that needed it ran."""
+    A^T read through its upper triangle, i.e. A's lower triangle, with no transposing copy).
+    refinement_steps: the refinement steps of every solve so far; fallback: the float64 factor
+    made when a refinement did not converge (then used for every later solve); its seconds are
+    MEASURED where the solve that needed it ran."""
 
     precision = "mixed"
 

@@ -119,6 +119,7 @@ SGD step would.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -242,7 +243,7 @@ def definiteness_factor(A: np.ndarray, precision: str = "float64", rhs: np.ndarr
     work = None if workspace is None else workspace.take(A.shape, np.float32, "F")
     factor, status = cholesky_mixed(A, rhs, work=work)
     if factor is None and workspace is not None:
-        workspace.give(work)
+        workspace.give(work, references=1)  # `work` itself is the one other reference
     if factor is not None:
         return factor, None, 1
     estimate = None
@@ -328,9 +329,9 @@ class Workspace:
     afresh: the float32 arrays the mixed-precision factors are made in and the pruned matrix P.
     A fresh 1.2 GiB array costs its page faults on first write (0.2-1.7 s at N = 12,730 here,
     depending on how fragmented memory is); a reused one does not. At most `per_kind` arrays of
-    each (shape, dtype, order) are kept, and only from N = min_n (MIXED_MIN_N) on. An array is given back
-    only when nothing but the step refers to it; it is then writeable again and its old contents
-    are garbage."""
+    each (shape, dtype, order) are kept, and only from N = min_n (MIXED_MIN_N) on. An array is
+    given back only when nothing but the step refers to it; it is then writeable again and its old
+    contents are garbage."""
 
     def __init__(self, per_kind: int = 2, min_n: int = MIXED_MIN_N) -> None:
         self.per_kind = int(per_kind)
@@ -349,8 +350,6 @@ class Workspace:
     def give(self, arr: np.ndarray | None, *, references: int = 0) -> None:
         """Keep `arr` for a later take(). references: how many references to it the caller still
         holds besides the argument (the array is kept only when there are no others)."""
-        import sys
-
         if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[0] < self.min_n or not arr.flags.owndata:
             return
         if sys.getrefcount(arr) > 2 + references:  # the argument and getrefcount's own
@@ -558,7 +557,7 @@ class NewtonStep:
         fields["factorization"] = factorization
         x = np.asarray(result.x, dtype=np.float64).reshape(b.shape)
         # the large arrays of this system go back to the workspace (each only if nothing else holds it)
-        del P, R, solved, result
+        del P, R, solved, classical_matrix, result
         while buffers:
             self.workspace.give(buffers.pop())
         if pruned_buffer is not None:
